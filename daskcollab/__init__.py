@@ -1,0 +1,77 @@
+"""daskcollab: collaborative machine-learning workflows compiled to annotated Dask graphs.
+
+Everything users need is importable from here::
+
+    import daskcollab as dc
+    src = dc.ZarrSource("data/flights.zarr", builder="flights")
+    xgb = dc.XGBoostModel(src, rounds=200)
+    lin = dc.LinearModel(dc.Standardize(src))
+    blend = dc.Blend([xgb, lin])
+    wf = dc.Workflow("flights", [dc.Evaluate([xgb, lin, blend]), dc.ZarrSink([blend], path="out.zarr")])
+    print(dc.run(wf).table())
+"""
+
+from daskcollab import _config  # noqa: F401  (registers the collab.* config defaults)
+from daskcollab._errors import (
+    BudgetError,
+    DaskCollabError,
+    DataError,
+    UnplaceableError,
+    WorkflowError,
+    WorkflowFileError,
+)
+from daskcollab._result import RunResult
+from daskcollab._runner import local_cluster, run
+from daskcollab.compile import CompiledStage, CompiledWorkflow
+from daskcollab.data import BUILDERS, ChunkSplit, Dataset, RowSplit, write_zarr_dataset
+from daskcollab.models import Task
+from daskcollab.workflow import (
+    Blend,
+    BlendMethod,
+    Evaluate,
+    LinearModel,
+    Predictions,
+    Stage,
+    StageKind,
+    Standardize,
+    Workflow,
+    XGBoostModel,
+    ZarrSink,
+    ZarrSource,
+)
+from daskcollab.workflow._yaml import load_workflow
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BUILDERS",
+    "Blend",
+    "BlendMethod",
+    "BudgetError",
+    "ChunkSplit",
+    "CompiledStage",
+    "CompiledWorkflow",
+    "DaskCollabError",
+    "DataError",
+    "Dataset",
+    "Evaluate",
+    "LinearModel",
+    "Predictions",
+    "RowSplit",
+    "RunResult",
+    "Stage",
+    "StageKind",
+    "Standardize",
+    "Task",
+    "UnplaceableError",
+    "Workflow",
+    "WorkflowError",
+    "WorkflowFileError",
+    "XGBoostModel",
+    "ZarrSink",
+    "ZarrSource",
+    "load_workflow",
+    "local_cluster",
+    "run",
+    "write_zarr_dataset",
+]

@@ -1,0 +1,38 @@
+"""The one error family of daskcollab.
+
+Every error a user can meet derives from :class:`DaskCollabError`. Messages name what was
+expected, what arrived (``!r``) and the fix; where a stage or a YAML path is involved they
+name it first, so a message reads ``stage 'xgb', field 'rounds': ...``.
+"""
+
+from __future__ import annotations
+
+
+class DaskCollabError(Exception):
+    """Base class of every daskcollab error."""
+
+
+class WorkflowError(DaskCollabError, ValueError):
+    """A workflow is malformed: a bad stage parameter, a missing or cyclic reference."""
+
+
+class WorkflowFileError(WorkflowError):
+    """A YAML workflow file does not validate; the message names the YAML path (and line)."""
+
+
+class DataError(DaskCollabError, ValueError):
+    """Input data does not fit the workflow: a missing array, mismatched shapes, an empty split."""
+
+
+class UnplaceableError(DaskCollabError, RuntimeError):
+    """A stage or task requests resources that no current or declared worker pool can provide."""
+
+
+class BudgetError(DaskCollabError, RuntimeError):
+    """A plan cannot meet the workflow's budget or deadline."""
+
+
+def stage_message(stage: str, field: str | None, problem: str, fix: str) -> str:
+    """Format the house error message: where, what is wrong, how to fix it."""
+    where = f"stage {stage!r}" + (f", field {field!r}" if field else "")
+    return f"{where}: {problem}. Fix: {fix}"

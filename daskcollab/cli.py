@@ -1,0 +1,118 @@
+"""The ``daskcollab`` command line.
+
+::
+
+    daskcollab run FILE.yaml [--scheduler ADDRESS] [--no-progress] [--json OUT]
+    daskcollab validate FILE.yaml
+    daskcollab data NAME PATH [--rows N] [--chunk-rows N]
+    daskcollab schema
+
+Exit status: 0 on success, 2 for a workflow or data problem (the message says what and how
+to fix it), 1 for anything unexpected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import sys
+from collections.abc import Sequence
+
+from daskcollab._errors import DaskCollabError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except DaskCollabError as exc:
+        print(f"daskcollab: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="daskcollab", description="Collaborative ML workflows on Dask.")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run a YAML workflow and print its metrics table")
+    run.add_argument("file", help="workflow YAML file")
+    run.add_argument("--scheduler", metavar="ADDRESS", help="connect to this Dask scheduler instead of starting a LocalCluster")
+    run.add_argument("--no-progress", action="store_true", help="do not print stage lines and progress bars")
+    run.add_argument("--json", metavar="OUT", help="also write the RunResult as JSON to OUT")
+    run.set_defaults(func=_run)
+
+    validate = sub.add_parser("validate", help="check a YAML workflow without running it")
+    validate.add_argument("file")
+    validate.set_defaults(func=_validate)
+
+    data = sub.add_parser("data", help="create a registered dataset as a Zarr store")
+    data.add_argument("name", help="registered dataset: flights, flights-regression, sensor-fusion")
+    data.add_argument("path", help="where to write the Zarr store")
+    data.add_argument("--rows", type=int, help="rows to generate (synthetic datasets only)")
+    data.add_argument("--chunk-rows", type=int, help="rows per chunk")
+    data.set_defaults(func=_data)
+
+    schema = sub.add_parser("schema", help="print the JSON schema of workflow YAML files")
+    schema.set_defaults(func=_schema)
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    from distributed import Client
+
+    from daskcollab._runner import run
+    from daskcollab.workflow._yaml import load_workflow
+
+    workflow = load_workflow(args.file)
+    progress = False if args.no_progress else None
+    if args.scheduler:
+        with Client(args.scheduler) as client:
+            result = run(workflow, client, progress=progress)
+    else:
+        result = run(workflow, progress=progress)
+    print(result.table())
+    if args.json:
+        with open(args.json, "w") as f:
+            f.write(result.to_json())
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from daskcollab.workflow._yaml import load_workflow
+
+    workflow = load_workflow(args.file)
+    print(f"{args.file}: OK, workflow {workflow.name!r} with {len(workflow.stages)} stages: "
+          + ", ".join(f"{s.name} ({s.type_name})" for s in workflow.stages))
+    return 0
+
+
+def _data(args: argparse.Namespace) -> int:
+    from daskcollab.data._builders import BUILDERS
+
+    if args.name not in BUILDERS:
+        print(f"daskcollab: error: unknown dataset {args.name!r}; registered: {sorted(BUILDERS)!r}", file=sys.stderr)
+        return 2
+    builder = BUILDERS[args.name]
+    options = {k: v for k, v in (("rows", args.rows), ("chunk_rows", args.chunk_rows)) if v is not None}
+    accepted = inspect.signature(builder).parameters
+    for option in options:
+        if option not in accepted:
+            print(f"daskcollab: error: dataset {args.name!r} does not take --{option.replace('_', '-')} "
+                  "(it is a fixed real table)", file=sys.stderr)
+            return 2
+    path = builder(args.path, **options)
+    print(f"wrote {args.name!r} to {path}")
+    return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from daskcollab.workflow._yaml import workflow_schema
+
+    print(json.dumps(workflow_schema(), indent=2))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

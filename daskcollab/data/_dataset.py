@@ -1,0 +1,62 @@
+"""The in-flight form of tabular data: a feature matrix, labels and a resolved split.
+
+A :class:`Dataset` holds dask arrays chunked by rows only (one column chunk), so every row
+chunk is one task everywhere downstream: preprocessing, chunk-wise prediction and writing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import dask.array as da
+import numpy as np
+
+from daskcollab.data._split import Part, SplitPlan
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Features ``X`` (n, f), labels ``y`` (n,), and the split plan over their row chunks."""
+
+    X: da.Array
+    y: da.Array
+    split: SplitPlan
+    feature_names: tuple[str, ...]
+
+    def part(self, part: Part | str) -> tuple[da.Array, da.Array]:
+        """Rows of one split part as ``(X, y)``, chunk for chunk (no data is read now)."""
+        part = Part(part)
+        return select_rows(self.X, self.split, part), select_rows(self.y, self.split, part)
+
+    def with_features(self, X: da.Array, feature_names: tuple[str, ...] | None = None) -> Dataset:
+        """The same rows, labels and split with new features (e.g. after scaling)."""
+        return replace(self, X=X, feature_names=feature_names or self.feature_names)
+
+
+def select_rows(arr: da.Array, plan: SplitPlan, part: Part) -> da.Array:
+    """Rows of ``arr`` that fall in ``part``; output chunk ``i`` comes from input chunk ``i``.
+
+    Chunk sizes are known up front (the plan counted them), so downstream code never meets
+    NaN chunk sizes. Chunks with no row in ``part`` are dropped.
+    """
+    if tuple(arr.chunks[0]) != plan.chunks:
+        raise ValueError(f"array row chunks {arr.chunks[0]} differ from the split plan's {plan.chunks}")
+    counts = plan.counts[part]
+    keep = [i for i, c in enumerate(counts) if c > 0]
+    if len(keep) < len(counts):
+        arr = da.concatenate([arr.blocks[i] for i in keep], axis=0)
+    new_chunks = (tuple(counts[i] for i in keep),) + arr.chunks[1:]
+    return arr.map_blocks(
+        _take_part,
+        plan,
+        part,
+        np.asarray(keep),
+        chunks=new_chunks,
+        dtype=arr.dtype,
+        meta=np.empty((0,) * arr.ndim, dtype=arr.dtype),
+    )
+
+
+def _take_part(block: np.ndarray, plan: SplitPlan, part: Part, keep: np.ndarray, block_info=None) -> np.ndarray:
+    chunk_index = int(keep[block_info[0]["chunk-location"][0]])
+    return block[plan.mask(chunk_index, part)]

@@ -1,0 +1,24 @@
+"""Workflow model: stages wired by reference, the Workflow that checks them, the YAML form."""
+
+from daskcollab.workflow._context import StageContext
+from daskcollab.workflow._data_stages import Standardize, ZarrSink, ZarrSource
+from daskcollab.workflow._ensemble_stages import Blend, BlendMethod, Evaluate
+from daskcollab.workflow._model_stages import LinearModel, Predictions, XGBoostModel
+from daskcollab.workflow._stage import Stage, StageKind
+from daskcollab.workflow._workflow import Workflow
+
+__all__ = [
+    "Blend",
+    "BlendMethod",
+    "Evaluate",
+    "LinearModel",
+    "Predictions",
+    "Stage",
+    "StageContext",
+    "StageKind",
+    "Standardize",
+    "Workflow",
+    "XGBoostModel",
+    "ZarrSink",
+    "ZarrSource",
+]

@@ -1,0 +1,171 @@
+"""Stages that read, prepare and write data."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import KW_ONLY, dataclass, field
+from typing import Any, ClassVar
+
+import dask.array as da
+import numpy as np
+
+from daskcollab._errors import DataError, WorkflowError
+from daskcollab.data._dataset import Dataset, select_rows
+from daskcollab.data._split import ChunkSplit, Part, RowSplit, Split
+from daskcollab.data._zarr_sink import write_predictions
+from daskcollab.data._zarr_source import open_dataset
+from daskcollab.workflow._context import StageContext
+from daskcollab.workflow._stage import Stage, StageKind
+
+
+@dataclass(eq=False)
+class ZarrSource(Stage):
+    """Features and labels from a Zarr v3 group, split into train / validation / test.
+
+    Parameters
+    ----------
+    path
+        The Zarr group (a folder).
+    features, labels
+        Array names in the group: features (n, f) chunked by rows, labels (n,).
+    split
+        :class:`RowSplit` (seeded, per row) or :class:`ChunkSplit` (by chunk ranges).
+    builder
+        Name of a registered dataset (see ``daskcollab data --help``) that creates the store
+        when ``path`` does not exist yet; ``builder_options`` are passed to it.
+
+    Examples
+    --------
+    >>> src = ZarrSource("data/flights.zarr", split=RowSplit(validation=0.2, test=0.2, seed=0))
+    """
+
+    path: str | os.PathLike
+    _: KW_ONLY
+    features: str = "X"
+    labels: str = "y"
+    split: Split = field(default_factory=RowSplit)
+    builder: str | None = None
+    builder_options: Mapping[str, Any] = field(default_factory=dict)
+
+    kind: ClassVar[StageKind] = StageKind.SOURCE
+    type_name: ClassVar[str] = "zarr_source"
+
+    def validate(self) -> None:
+        super().validate()
+        if not isinstance(self.path, (str, os.PathLike)) or not os.fspath(self.path):
+            self._fail("path", "a path to a Zarr group", self.path, 'path="data/my.zarr"')
+        for name in ("features", "labels"):
+            if not isinstance(getattr(self, name), str):
+                self._fail(name, "an array name", getattr(self, name), f'{name}="X"')
+        if not isinstance(self.split, (RowSplit, ChunkSplit)):
+            self._fail("split", "RowSplit(...) or ChunkSplit(...)", self.split, "split=RowSplit(test=0.2)")
+        self.split.check(self.name)
+        if self.builder is not None:
+            from daskcollab.data._builders import BUILDERS
+
+            if self.builder not in BUILDERS:
+                self._fail("builder", f"one of {sorted(BUILDERS)!r}", self.builder, f"builder={sorted(BUILDERS)[0]!r}")
+
+    def run(self, ctx: StageContext) -> Dataset:
+        if self.builder is not None and not os.path.exists(self.path):
+            from daskcollab.data._builders import BUILDERS
+
+            print(f"  building dataset {self.builder!r} at {os.fspath(self.path)!r}")
+            BUILDERS[self.builder](self.path, **dict(self.builder_options))
+        data = open_dataset(self.path, self.features, self.labels, self.split, stage=self.name)
+        X, y = ctx.persist(data.X.astype(np.float32), data.y)
+        if np.issubdtype(y.dtype, np.floating):
+            (n_nan,) = ctx.compute(da.isnan(y).sum())
+            if n_nan:
+                raise DataError(
+                    f"stage {self.name!r}, field 'labels': {int(n_nan)} NaN labels in {self.labels!r}. "
+                    "Fix: drop or impute rows with missing labels before writing the store"
+                )
+        return Dataset(X, y, data.split, data.feature_names)
+
+
+@dataclass(eq=False)
+class Standardize(Stage):
+    """Impute missing values with the training mean, then scale to zero mean and unit variance.
+
+    Means and standard deviations come from the training rows only.
+    """
+
+    data: Stage
+
+    kind: ClassVar[StageKind] = StageKind.PREPROCESS
+    type_name: ClassVar[str] = "standardize"
+
+    def validate(self) -> None:
+        super().validate()
+        self._require_stage("data", self.data, (StageKind.SOURCE, StageKind.PREPROCESS))
+
+    def run(self, ctx: StageContext, data: Dataset) -> Dataset:
+        X_train, _ = data.part(Part.TRAIN)
+        mean, std = ctx.compute(da.nanmean(X_train, axis=0), da.nanstd(X_train, axis=0))
+        std = np.where(std > 0, std, 1.0)
+        scaled = data.X.map_blocks(_standardize_block, mean.astype(np.float32), std.astype(np.float32), dtype=np.float32)
+        (X,) = ctx.persist(scaled)
+        return data.with_features(X)
+
+
+def _standardize_block(block: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    out = np.where(np.isnan(block), mean, block)
+    return ((out - mean) / std).astype(np.float32)
+
+
+@dataclass(eq=False)
+class ZarrSink(Stage):
+    """Write predictions (one array per model or blend stage) to a new Zarr group, chunk-aligned.
+
+    Parameters
+    ----------
+    models
+        Model or ensemble stages whose predictions are written, one array each (named after
+        the stage).
+    path
+        Output Zarr group; written atomically (temporary folder, then renamed).
+    part
+        ``"all"`` rows (aligned with the source's rows) or one split part.
+    overwrite
+        Replace an existing store at ``path``.
+    """
+
+    models: Sequence[Stage]
+    _: KW_ONLY
+    path: str | os.PathLike = "predictions.zarr"
+    part: str = "all"
+    overwrite: bool = False
+
+    kind: ClassVar[StageKind] = StageKind.SINK
+    type_name: ClassVar[str] = "zarr_sink"
+
+    def validate(self) -> None:
+        super().validate()
+        _require_models(self, self.models)
+        parts = ["all", *(p.value for p in Part)]
+        if self.part not in parts:
+            self._fail("part", f"one of {parts!r}", self.part, 'part="all"')
+        if not isinstance(self.overwrite, bool):
+            self._fail("overwrite", "true or false", self.overwrite, "overwrite=True")
+
+    def run(self, ctx: StageContext, *outputs) -> str:
+        arrays = {}
+        for stage, out in zip(self.models, outputs):
+            pred = out.predictions
+            if self.part != "all":
+                pred = select_rows(pred, out.data.split, Part(self.part))
+            arrays[stage.name] = pred
+        attrs = {"workflow": ctx.workflow, "stage": self.name, "part": self.part, "arrays": list(arrays)}
+        return write_predictions(self.path, arrays, attrs=attrs, overwrite=self.overwrite, stage=self.name)
+
+
+def _require_models(stage: Stage, models: Any) -> None:
+    if not isinstance(models, (list, tuple)) or not models:
+        raise WorkflowError(
+            f"stage {stage.name!r}, field 'models': expected a non-empty list of model or ensemble "
+            f"stages, got {models!r}. Fix: models=[xgb, blend]"
+        )
+    for i, m in enumerate(models):
+        stage._require_stage(f"models[{i}]", m, (StageKind.MODEL, StageKind.ENSEMBLE))

@@ -1,0 +1,132 @@
+"""Model stages: train on the training rows, predict every row chunk by chunk."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import KW_ONLY, dataclass, field
+from typing import Any, ClassVar
+
+import dask.array as da
+
+from daskcollab.data._dataset import Dataset
+from daskcollab.data._split import Part
+from daskcollab.models._fitted import FittedModel, Task
+from daskcollab.models._labels import check_labels
+from daskcollab.workflow._context import StageContext
+from daskcollab.workflow._stage import Stage, StageKind
+
+_DEVICES = ("cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """A model's (or blend's) predictions for every row of its dataset, persisted on the cluster."""
+
+    task: Task
+    predictions: da.Array
+    data: Dataset
+    fitted: Any
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class _ModelStage(Stage):
+    data: Stage
+    _: KW_ONLY
+    task: Task | str = Task.CLASSIFICATION
+
+    kind: ClassVar[StageKind] = StageKind.MODEL
+
+    def validate(self) -> None:
+        super().validate()
+        self._require_stage("data", self.data, (StageKind.SOURCE, StageKind.PREPROCESS))
+        if self.task not in tuple(Task) and self.task not in {t.value for t in Task}:
+            self._fail("task", f"one of {[t.value for t in Task]!r}", self.task, 'task="classification"')
+
+    def run(self, ctx: StageContext, data: Dataset) -> Predictions:
+        task = Task(self.task)
+        X_train, y_train = data.part(Part.TRAIN)
+        check_labels(y_train, task, self.name)
+        fitted = self._fit(ctx, X_train, y_train, task)
+        (pred,) = ctx.persist(fitted.predict(data.X))
+        return Predictions(task, pred, data, fitted, fitted.describe())
+
+    def _fit(self, ctx: StageContext, X: da.Array, y: da.Array, task: Task) -> FittedModel:
+        raise NotImplementedError  # pragma: no cover
+
+
+@dataclass(eq=False)
+class XGBoostModel(_ModelStage):
+    """Gradient-boosted trees trained with ``xgboost.dask`` on a ``DaskQuantileDMatrix``.
+
+    Parameters
+    ----------
+    data
+        A source or preprocessing stage.
+    task
+        ``"classification"`` (binary, 0/1 labels) or ``"regression"``.
+    params
+        xgboost booster parameters (``max_depth``, ``eta``, ...).
+    rounds
+        Boosting rounds.
+    device
+        ``"cpu"`` or ``"cuda"``; with ``"cuda"`` also request ``resources={"GPU": 1}``.
+
+    Examples
+    --------
+    >>> xgb = XGBoostModel(src, params={"max_depth": 6, "eta": 0.1}, rounds=200)  # doctest: +SKIP
+    """
+
+    params: Mapping[str, Any] = field(default_factory=dict)
+    rounds: int = 100
+    device: str = "cpu"
+
+    type_name: ClassVar[str] = "xgboost"
+
+    def validate(self) -> None:
+        super().validate()
+        if not isinstance(self.params, Mapping) or not all(isinstance(k, str) for k in self.params):
+            self._fail("params", "a mapping of xgboost parameter names to values", self.params, 'params={"max_depth": 6}')
+        for reserved in ("objective", "num_boost_round", "n_estimators"):
+            if reserved in self.params:
+                self._fail(f"params.{reserved}", "not set here (the stage sets it)", self.params[reserved],
+                           "use task= for the objective and rounds= for the number of rounds")
+        if not isinstance(self.rounds, int) or isinstance(self.rounds, bool) or self.rounds < 1:
+            self._fail("rounds", "a positive integer", self.rounds, "rounds=100")
+        if self.device not in _DEVICES:
+            self._fail("device", f"one of {_DEVICES!r}", self.device, 'device="cpu"')
+
+    def _fit(self, ctx, X, y, task):
+        from daskcollab.models._xgboost import train_xgboost
+
+        return train_xgboost(ctx.client, X, y, task=task, params=self.params, rounds=self.rounds, device=self.device)
+
+
+@dataclass(eq=False)
+class LinearModel(_ModelStage):
+    """dask-ml ``LogisticRegression`` (classification) or ``LinearRegression`` (regression), lbfgs.
+
+    Parameters
+    ----------
+    C
+        Inverse regularisation strength.
+    max_iter
+        Maximum lbfgs iterations.
+    """
+
+    C: float = 1.0
+    max_iter: int = 100
+
+    type_name: ClassVar[str] = "linear"
+
+    def validate(self) -> None:
+        super().validate()
+        if not isinstance(self.C, (int, float)) or isinstance(self.C, bool) or self.C <= 0:
+            self._fail("C", "a positive number", self.C, "C=1.0")
+        if not isinstance(self.max_iter, int) or isinstance(self.max_iter, bool) or self.max_iter < 1:
+            self._fail("max_iter", "a positive integer", self.max_iter, "max_iter=100")
+
+    def _fit(self, ctx, X, y, task):
+        from daskcollab.models._linear import train_linear
+
+        return train_linear(X, y, task=task, C=float(self.C), max_iter=self.max_iter)
