@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import dask.array as da
@@ -42,7 +43,10 @@ def train_linear(X: da.Array, y: da.Array, *, task: Task, C: float, max_iter: in
         est = LogisticRegression(solver="lbfgs", C=C, max_iter=max_iter)
     else:
         est = LinearRegression(solver="lbfgs", C=C, max_iter=max_iter)
-    est.fit(X, y)
+    with warnings.catch_warnings():
+        # dask-ml 2025.1.0 reads a dask config key renamed in 2025; harmless, but noisy on every fit
+        warnings.filterwarnings("ignore", "Dask configuration key 'fuse_ave_width'", FutureWarning)
+        est.fit(X, y)
     coef = np.asarray(est.coef_, dtype=np.float64).ravel()
     return LinearFitted(task, coef, float(np.asarray(est.intercept_).ravel()[0]), est)
 

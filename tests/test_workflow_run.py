@@ -1,0 +1,101 @@
+"""Whole workflows on a real LocalCluster: Zarr in, xgboost.dask + dask-ml, blend, metrics, Zarr out."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import zarr
+
+import daskcollab as dc
+
+
+def classification_workflow(store, out):
+    src = dc.ZarrSource(store, name="src", split=dc.RowSplit(validation=0.25, test=0.25, seed=0))
+    xgb = dc.XGBoostModel(src, name="xgb", params={"max_depth": 4, "eta": 0.3}, rounds=30)
+    lin = dc.LinearModel(dc.Standardize(src, name="scaled"), name="logreg")
+    blend = dc.Blend([xgb, lin], name="blend")
+    return dc.Workflow("clf", [dc.Evaluate([xgb, lin, blend], name="eval"),
+                               dc.ZarrSink([blend, xgb, lin], path=out, name="sink")])
+
+
+def test_classification_workflow_end_to_end(client, clf_store, tmp_path):
+    out = tmp_path / "pred.zarr"
+    result = dc.run(classification_workflow(clf_store, out), client, progress=False)
+
+    assert set(result.metrics) == {"xgb", "logreg", "blend"}
+    for scores in result.metrics.values():
+        assert set(scores) == {"auc", "accuracy", "log_loss"}
+        assert 0.6 < scores["auc"] <= 1.0  # the synthetic failure label is learnable
+    weights = result.weights["blend"]
+    assert set(weights) == {"xgb", "logreg"}
+    assert min(weights.values()) >= 0 and sum(weights.values()) == pytest.approx(1.0)
+    # a blend fitted on validation rows is no worse than the worse model on test log-loss
+    assert result.metrics["blend"]["log_loss"] <= max(result.metrics[m]["log_loss"] for m in ("xgb", "logreg"))
+    assert list(result.timings) == ["src", "xgb", "scaled", "logreg", "blend", "eval", "sink"]
+    assert result.outputs == {"sink": str(out)}
+    assert result.models["xgb"]["rounds"] == 30
+
+    group = zarr.open_group(out, mode="r")
+    assert group.attrs["complete"] is True
+    blend = group["blend"][:]
+    assert blend.shape == (6_000,) and group["blend"].chunks == (1_000,)
+    assert np.all((blend >= 0) & (blend <= 1))
+    # the written blend is the weighted average of the models' predictions, row for row
+    w = result.weights["blend"]
+    expected = w["xgb"] * group["xgb"][:] + w["logreg"] * group["logreg"][:]
+    np.testing.assert_allclose(blend, expected, rtol=1e-4, atol=1e-5)
+    assert "blend 'blend' weights" in result.table()
+
+
+def test_regression_workflow(client, reg_store):
+    src = dc.ZarrSource(reg_store, name="src", split=dc.ChunkSplit(train=(0, 4), validation=(4, 5), test=(5, None)))
+    xgb = dc.XGBoostModel(src, name="xgb", task="regression", rounds=40)
+    lin = dc.LinearModel(src, name="ols", task="regression")
+    blend = dc.Blend([xgb, lin], name="blend")
+    result = dc.run(dc.Workflow("reg", [dc.Evaluate([xgb, lin, blend])]), client, progress=False)
+    assert set(result.metrics["blend"]) == {"rmse", "r2"}
+    assert result.metrics["ols"]["r2"] > 0.7  # y is mostly linear in X
+    assert result.metrics["blend"]["rmse"] <= max(result.metrics[m]["rmse"] for m in ("xgb", "ols")) + 1e-6
+
+
+def test_blend_of_models_from_different_sources_is_refused(client, clf_store, tmp_path):
+    from conftest import make_classification_store
+
+    other = make_classification_store(tmp_path / "other.zarr", rows=5_000)
+    a = dc.XGBoostModel(dc.ZarrSource(clf_store, name="a"), name="xa", rounds=3)
+    b = dc.XGBoostModel(dc.ZarrSource(other, name="b"), name="xb", rounds=3)
+    with pytest.raises(dc.DataError, match=r"stage 'blend', field 'models': 'xb' predicts rows chunked 5 chunks / 5000 rows but 'xa' 6 chunks / 6000 rows"):
+        dc.run(dc.Workflow("w", [dc.Blend([a, b], name="blend")]), client, progress=False)
+
+
+@pytest.mark.slow
+def test_cli_validate_and_run_on_the_embedded_local_cluster(clf_store, tmp_path):
+    wf = tmp_path / "wf.yaml"
+    wf.write_text(textwrap.dedent(f"""
+        name: cli-run
+        stages:
+          - {{name: src, type: zarr_source, path: {clf_store}}}
+          - {{name: xgb, type: xgboost, data: src, rounds: 10}}
+          - {{name: lin, type: linear, data: src}}
+          - {{name: blend, type: blend, models: [xgb, lin]}}
+          - {{name: ev, type: evaluate, models: [xgb, lin, blend]}}
+          - {{name: out, type: zarr_sink, models: [blend], path: {tmp_path / 'out.zarr'}}}
+    """))
+    cli = [sys.executable, "-m", "daskcollab.cli"]
+    ok = subprocess.run([*cli, "validate", str(wf)], capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0 and "OK, workflow 'cli-run' with 6 stages" in ok.stdout
+
+    ran = subprocess.run([*cli, "run", str(wf), "--no-progress", "--json", str(tmp_path / "r.json")],
+                         capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    assert "blend 'blend' weights (fitted on validation rows):" in ran.stdout
+    for model in ("xgb", "lin", "blend"):
+        assert any(line.startswith(model + " ") for line in ran.stdout.splitlines())
+    assert zarr.open_group(tmp_path / "out.zarr").attrs["complete"] is True
+
+    bad = subprocess.run([*cli, "validate", str(tmp_path / "missing.yaml")], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "cannot read the workflow file" in bad.stderr
