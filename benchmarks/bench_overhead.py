@@ -58,7 +58,7 @@ def hand_written(client, store, out):
     ])
     X, y = client.persist([X.astype(np.float32), y])
     part = {name: codes == c for name, c in (("train", 0), ("val", 1), ("test", 2))}
-    Xtr, ytr = X[part["train"]], y[part["train"]]
+    Xtr, ytr = client.persist([X[part["train"]], y[part["train"]]])
 
     booster = dxgb.train(client, {"objective": "binary:logistic", "tree_method": "hist", **XGB_PARAMS},
                          dxgb.DaskQuantileDMatrix(client, Xtr, ytr), num_boost_round=ROUNDS)["booster"]
@@ -66,7 +66,7 @@ def hand_written(client, store, out):
 
     scaler = StandardScaler().fit(Xtr)
     Xs = client.persist(scaler.transform(X))
-    lr = LogisticRegression(solver="lbfgs").fit(Xs[part["train"]], ytr)
+    lr = LogisticRegression(solver="lbfgs").fit(client.persist(Xs[part["train"]]), ytr)
     p_lr = lr.predict_proba(Xs)[:, 1]
 
     P = client.persist(da.stack([p_xgb, p_lr], axis=1).astype(np.float32))
