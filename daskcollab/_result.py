@@ -19,7 +19,11 @@ class RunResult:
     metrics
         ``{model or blend stage: {metric: value}}`` from the Evaluate stages.
     weights
-        ``{blend stage: {model stage: weight}}`` fitted on the validation rows.
+        ``{blend stage: {model stage: weight}}``: fitted simplex weights (weighted_average, on
+        the validation rows), equal weights (voting), or the meta-learner's coefficients on the
+        models' logits (stacking, on out-of-fold predictions).
+    blends
+        ``{blend stage: {"method": ..., ...}}``: how each blend was made.
     models
         ``{model stage: description}`` (parameters, coefficients, rounds).
     timings
@@ -33,6 +37,7 @@ class RunResult:
     workflow: str
     metrics: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     weights: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    blends: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     models: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     timings: Mapping[str, float] = field(default_factory=dict)
     outputs: Mapping[str, str] = field(default_factory=dict)
@@ -58,7 +63,8 @@ class RunResult:
             ]
             lines += ["", *_grid(rows)]
         for blend, weights in self.weights.items():
-            lines += ["", f"blend {blend!r} weights (fitted on validation rows):"]
+            method = self.blends.get(blend, {}).get("method", "weighted_average")
+            lines += ["", f"blend {blend!r} ({method}) {_WEIGHT_TITLES.get(method, 'weights')}:"]
             lines += [f"  {model:<20} {w:.4f}" for model, w in weights.items()]
         lines += ["", "stage timings:"]
         lines += [f"  {stage:<20} {seconds:8.2f} s" for stage, seconds in self.timings.items()]
@@ -68,6 +74,14 @@ class RunResult:
 
     def __str__(self) -> str:
         return self.table()
+
+
+_WEIGHT_TITLES = {
+    "weighted_average": "weights (fitted on validation rows)",
+    "soft_voting": "weights (equal)",
+    "hard_voting": "weights (equal)",
+    "stacking": "meta-learner coefficients (fitted on out-of-fold predictions)",
+}
 
 
 def _fmt(value: float | None) -> str:

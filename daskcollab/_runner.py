@@ -44,6 +44,7 @@ def run(
     show = bool(_config.get("progress", progress))
     metrics: dict[str, Any] = {}
     weights: dict[str, Any] = {}
+    blends: dict[str, Any] = {}
     models: dict[str, Any] = {}
     timings: dict[str, float] = {}
     outputs: dict[str, str] = {}
@@ -57,12 +58,13 @@ def run(
             models[stage.name] = dict(output.details)
         elif stage.kind is StageKind.ENSEMBLE:
             weights[stage.name] = dict(output.details.get("weights", {}))
+            blends[stage.name] = {k: v for k, v in output.details.items() if k != "weights"}
         elif stage.kind is StageKind.SINK:
             outputs[stage.name] = str(output)
 
     with _client(client, show) as c:
         compiled.run(c, show_progress=show, on_stage_done=record)
-    return RunResult(compiled.workflow.name, metrics, weights, models, timings, outputs)
+    return RunResult(compiled.workflow.name, metrics, weights, blends, models, timings, outputs)
 
 
 @contextlib.contextmanager

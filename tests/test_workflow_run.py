@@ -48,7 +48,7 @@ def test_classification_workflow_end_to_end(client, clf_store, tmp_path):
     w = result.weights["blend"]
     expected = w["xgb"] * group["xgb"][:] + w["logreg"] * group["logreg"][:]
     np.testing.assert_allclose(blend, expected, rtol=1e-4, atol=1e-5)
-    assert "blend 'blend' weights" in result.table()
+    assert "blend 'blend' (weighted_average) weights (fitted on validation rows):" in result.table()
 
 
 def test_regression_workflow(client, reg_store):
@@ -92,10 +92,35 @@ def test_cli_validate_and_run_on_the_embedded_local_cluster(clf_store, tmp_path)
     ran = subprocess.run([*cli, "run", str(wf), "--no-progress", "--json", str(tmp_path / "r.json")],
                          capture_output=True, text=True, timeout=300)
     assert ran.returncode == 0, ran.stderr[-2000:]
-    assert "blend 'blend' weights (fitted on validation rows):" in ran.stdout
+    assert "blend 'blend' (weighted_average) weights (fitted on validation rows):" in ran.stdout
     for model in ("xgb", "lin", "blend"):
         assert any(line.startswith(model + " ") for line in ran.stdout.splitlines())
     assert zarr.open_group(tmp_path / "out.zarr").attrs["complete"] is True
 
     bad = subprocess.run([*cli, "validate", str(tmp_path / "missing.yaml")], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "cannot read the workflow file" in bad.stderr
+
+
+@pytest.mark.parametrize("method", ["soft_voting", "hard_voting", "stacking"])
+def test_other_blend_methods(client, clf_store, method):
+    src = dc.ZarrSource(clf_store, name="src", split=dc.RowSplit(validation=0.25, test=0.25, seed=0))
+    xgb = dc.XGBoostModel(src, name="xgb", params={"max_depth": 4, "eta": 0.3}, rounds=20)
+    lin = dc.LinearModel(dc.Standardize(src, name="scaled"), name="logreg")
+    blend = dc.Blend([xgb, lin], name="blend", method=method, folds=3)
+    result = dc.run(dc.Workflow("m", [dc.Evaluate([xgb, lin, blend])]), client, progress=False)
+    assert result.metrics["blend"]["auc"] > 0.6
+    details = result.weights["blend"]
+    assert set(details) == {"xgb", "logreg"}
+    if method == "stacking":
+        # the meta-learner's coefficients on the models' logits; xgb is the stronger model here
+        assert details["xgb"] > details["logreg"]
+    else:
+        assert details == {"xgb": 0.5, "logreg": 0.5}
+
+
+def test_voting_refuses_regression(client, reg_store):
+    src = dc.ZarrSource(reg_store, name="src")
+    a = dc.XGBoostModel(src, name="a", task="regression", rounds=3)
+    b = dc.LinearModel(src, name="b", task="regression")
+    with pytest.raises(dc.WorkflowError, match=r"stage 'vote', field 'method': soft_voting needs classification models"):
+        dc.run(dc.Workflow("v", [dc.Blend([a, b], name="vote", method="soft_voting")]), client, progress=False)

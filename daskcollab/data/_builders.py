@@ -5,15 +5,14 @@
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Callable
 
 import dask
 import dask.array as da
 import numpy as np
-import zarr
 
-from daskcollab.data._write_dataset import _COMPRESSORS, write_zarr_dataset
+from daskcollab.data._atomic import COMPRESSORS, atomic_group
+from daskcollab.data._write_dataset import write_zarr_dataset
 
 #: Pre-departure columns of nycflights13 used as features (no dep_delay / air_time leakage).
 FLIGHTS_FEATURES = (
@@ -70,7 +69,7 @@ def build_sensor_fusion(
 
     Each row is one machine cycle with vibration (8), temperature (6), pressure (6) and
     acoustic (8) features. Failure probability rises with an interaction of vibration energy
-    and temperature drift, a pressure threshold and acoustic spikes (about 15 % positives),
+    and temperature drift, a pressure threshold and acoustic spikes (about 20 % positives),
     so trees and linear models see different parts of the signal. Generated chunk by chunk
     with Dask (never all in memory) and written with one task per chunk.
     """
@@ -81,15 +80,12 @@ def build_sensor_fusion(
         for i, n in enumerate(_chunk_sizes(rows, chunk_rows))
     ]
     table = da.concatenate(blocks, axis=0)
-    tmp = f"{os.fspath(path)}.tmp-build"
-    group = zarr.open_group(tmp, mode="w")
-    X = group.create_array("X", shape=(rows, n_features), chunks=(chunk_rows, n_features), dtype="float32", compressors=_COMPRESSORS)
-    y = group.create_array("y", shape=(rows,), chunks=(chunk_rows,), dtype="float32", compressors=_COMPRESSORS)
-    da.store([table[:, :n_features], table[:, n_features]], [X, y], lock=False)
-    X.attrs["feature_names"] = names
-    if os.path.exists(path):
-        shutil.rmtree(path)
-    os.replace(tmp, path)
+    with atomic_group(path) as group:
+        X = group.create_array("X", shape=(rows, n_features), chunks=(chunk_rows, n_features), dtype="float32",
+                               compressors=COMPRESSORS)
+        y = group.create_array("y", shape=(rows,), chunks=(chunk_rows,), dtype="float32", compressors=COMPRESSORS)
+        da.store([table[:, :n_features], table[:, n_features]], [X, y], lock=False)
+        X.attrs["feature_names"] = names
     return os.fspath(path)
 
 

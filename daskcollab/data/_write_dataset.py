@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
-import uuid
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-import zarr
-from zarr.codecs import BloscCodec
 
 from daskcollab._errors import DataError
-
-_COMPRESSORS = (BloscCodec(cname="zstd", clevel=3, shuffle="shuffle"),)
+from daskcollab.data._atomic import COMPRESSORS, atomic_group
 
 
 def write_zarr_dataset(
@@ -58,15 +53,13 @@ def write_zarr_dataset(
             f"write_zarr_dataset: labels must be numeric, got dtype {labels_arr.dtype!r}. "
             "Fix: encode them, e.g. y.astype('category').cat.codes"
         )
-    tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
-    try:
-        group = zarr.open_group(tmp, mode="w")
+    with atomic_group(path) as group:
         xa = group.create_array(
             features,
             shape=matrix.shape,
             chunks=(chunk_rows, matrix.shape[1]),
             dtype="float32",
-            compressors=_COMPRESSORS,
+            compressors=COMPRESSORS,
         )
         xa[:] = matrix
         xa.attrs["feature_names"] = list(names)
@@ -76,15 +69,9 @@ def write_zarr_dataset(
             shape=labels_arr.shape,
             chunks=(chunk_rows,),
             dtype=labels_arr.dtype if labels_arr.dtype != bool else "uint8",
-            compressors=_COMPRESSORS,
+            compressors=COMPRESSORS,
         )
         ya[:] = labels_arr
-        if os.path.exists(path):
-            shutil.rmtree(path)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            shutil.rmtree(tmp)
     return path
 
 

@@ -9,17 +9,12 @@ run never leaves a store that looks finished.
 from __future__ import annotations
 
 import os
-import shutil
-import uuid
 from collections.abc import Mapping
 
 import dask.array as da
-import zarr
-from zarr.codecs import BloscCodec
 
 from daskcollab._errors import DataError
-
-_COMPRESSORS = (BloscCodec(cname="zstd", clevel=3, shuffle="shuffle"),)
+from daskcollab.data._atomic import COMPRESSORS, atomic_group
 
 
 def write_predictions(
@@ -40,11 +35,7 @@ def write_predictions(
             f"stage {stage!r}, field 'path': {path!r} already exists. "
             "Fix: set overwrite=True or choose another path"
         )
-    parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
-    tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
-    try:
-        group = zarr.open_group(tmp, mode="w")
+    with atomic_group(path) as group:
         writes = []
         for name, arr in arrays.items():
             arr = _regular_rows(arr)
@@ -53,19 +44,13 @@ def write_predictions(
                 shape=arr.shape,
                 chunks=tuple(c[0] for c in arr.chunks),
                 dtype=arr.dtype,
-                compressors=_COMPRESSORS,
+                compressors=COMPRESSORS,
             )
             writes.append((arr, target))
         # da.store, not da.to_zarr: to_zarr (2026.8) re-chunks its input to "auto" chunk sizes,
         # merging our row chunks; store writes each dask chunk into exactly one Zarr chunk.
         da.store([a for a, _ in writes], [t for _, t in writes], lock=False, compute=True)
         group.attrs.update({**attrs, "complete": True})
-        if os.path.exists(path):
-            shutil.rmtree(path)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            shutil.rmtree(tmp)
     return path
 
 
