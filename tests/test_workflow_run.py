@@ -124,3 +124,29 @@ def test_voting_refuses_regression(client, reg_store):
     b = dc.LinearModel(src, name="b", task="regression")
     with pytest.raises(dc.WorkflowError, match=r"stage 'vote', field 'method': soft_voting needs classification models"):
         dc.run(dc.Workflow("v", [dc.Blend([a, b], name="vote", method="soft_voting")]), client, progress=False)
+
+
+def test_unpersisted_source_gives_the_same_predictions(client, clf_store, tmp_path):
+    """persist=False (what auto picks for data larger than half the cluster memory) re-reads Zarr."""
+    results = {}
+    for persist in (True, False):
+        src = dc.ZarrSource(clf_store, name="src", persist=persist)
+        lin = dc.LinearModel(dc.Standardize(src, name="scaled"), name="lin")
+        wf = dc.Workflow("p", [dc.Evaluate([lin], name="ev"), dc.ZarrSink([lin], path=tmp_path / f"{persist}.zarr")])
+        results[persist] = dc.run(wf, client, progress=False)
+
+    assert results[True].metrics == results[False].metrics
+    np.testing.assert_array_equal(zarr.open_group(tmp_path / "True.zarr")["lin"][:],
+                                  zarr.open_group(tmp_path / "False.zarr")["lin"][:])
+
+
+def test_source_persist_auto_follows_cluster_memory(client, clf_store):
+    from distributed import futures_of
+
+    from daskcollab.workflow import StageContext
+
+    ctx = StageContext(client, "w", "src", False)
+    held = dc.ZarrSource(clf_store, name="src").run(ctx)  # 6,000 x 28 float32: far below half the memory
+    assert held.persisted and futures_of(held.X)
+    lazy = dc.ZarrSource(clf_store, name="src", persist=False).run(ctx)
+    assert not lazy.persisted and not futures_of(lazy.X)

@@ -16,12 +16,16 @@ from daskcollab.data._split import Part, SplitPlan
 
 @dataclass(frozen=True)
 class Dataset:
-    """Features ``X`` (n, f), labels ``y`` (n,), and the split plan over their row chunks."""
+    """Features ``X`` (n, f), labels ``y`` (n,), and the split plan over their row chunks.
+
+    ``persisted`` tells whether ``X`` is held in cluster memory or re-read from its source.
+    """
 
     X: da.Array
     y: da.Array
     split: SplitPlan
     feature_names: tuple[str, ...]
+    persisted: bool = True
 
     def part(self, part: Part | str) -> tuple[da.Array, da.Array]:
         """Rows of one split part as ``(X, y)``, chunk for chunk (no data is read now)."""
@@ -31,6 +35,11 @@ class Dataset:
     def with_features(self, X: da.Array, feature_names: tuple[str, ...] | None = None) -> Dataset:
         """The same rows, labels and split with new features (e.g. after scaling)."""
         return replace(self, X=X, feature_names=feature_names or self.feature_names)
+
+
+def describe_chunks(chunks: tuple[int, ...]) -> str:
+    """Row chunking in a few words, for error messages: ``'6 chunks / 6000 rows'``."""
+    return f"{len(chunks)} chunks / {sum(chunks)} rows"
 
 
 def select_rows(arr: da.Array, plan: SplitPlan, part: Part) -> da.Array:

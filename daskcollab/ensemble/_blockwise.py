@@ -10,6 +10,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from daskcollab._errors import DataError
+from daskcollab.data._dataset import describe_chunks
 from daskcollab.models._fitted import Task
 
 
@@ -61,8 +62,8 @@ def stack_predictions(predictions: Sequence[Any], blender: object | None = None)
             )
         if all(lazy) and p.chunks[0] != first.chunks[0]:
             raise DataError(
-                f"{who}: base models have different row chunking: model 0 {_short(first.chunks[0])}, model {i} "
-                f"{_short(p.chunks[0])}. Fix: predict every base model on the same row-chunked array "
+                f"{who}: base models have different row chunking: model 0 {describe_chunks(first.chunks[0])}, model {i} "
+                f"{describe_chunks(p.chunks[0])}. Fix: predict every base model on the same row-chunked array "
                 f"(or p.rechunk({{0: {first.chunks[0]!r}}}))"
             )
     cols = [p[:, None] if p.ndim == 1 else p for p in preds]
@@ -101,6 +102,3 @@ def blend_blocks(P: Any, blender: Any) -> Any:
         return blender.predict_positive(P)
     return blender.predict_proba(P)
 
-
-def _short(chunks: tuple[int, ...]) -> str:
-    return f"{len(chunks)} chunks / {sum(chunks)} rows"

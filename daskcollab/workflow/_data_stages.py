@@ -34,6 +34,11 @@ class ZarrSource(Stage):
     builder
         Name of a registered dataset (see ``daskcollab data --help``) that creates the store
         when ``path`` does not exist yet; ``builder_options`` are passed to it.
+    persist
+        Keep the features in cluster memory. ``None`` (default): only if they take at most
+        half of the workers' total memory limit; otherwise every stage that uses them reads
+        the Zarr chunks again (so data larger than the cluster's memory still runs; those
+        reads then carry the annotations of the stage that needs them).
 
     Examples
     --------
@@ -47,6 +52,7 @@ class ZarrSource(Stage):
     split: Split = field(default_factory=RowSplit)
     builder: str | None = None
     builder_options: Mapping[str, Any] = field(default_factory=dict)
+    persist: bool | None = None
 
     kind: ClassVar[StageKind] = StageKind.SOURCE
     type_name: ClassVar[str] = "zarr_source"
@@ -74,7 +80,10 @@ class ZarrSource(Stage):
             print(f"  building dataset {self.builder!r} at {os.fspath(self.path)!r}")
             BUILDERS[self.builder](self.path, **dict(self.builder_options))
         data = open_dataset(self.path, self.features, self.labels, self.split, stage=self.name)
-        X, y = ctx.persist(data.X.astype(np.float32), data.y)
+        X, y = data.X.astype(np.float32), data.y
+        keep = self.persist if self.persist is not None else X.nbytes <= 0.5 * _cluster_memory(ctx)
+        if keep:
+            X, y = ctx.persist(X, y)
         if np.issubdtype(y.dtype, np.floating):
             (n_nan,) = ctx.compute(da.isnan(y).sum())
             if n_nan:
@@ -82,14 +91,15 @@ class ZarrSource(Stage):
                     f"stage {self.name!r}, field 'labels': {int(n_nan)} NaN labels in {self.labels!r}. "
                     "Fix: drop or impute rows with missing labels before writing the store"
                 )
-        return Dataset(X, y, data.split, data.feature_names)
+        return Dataset(X, y, data.split, data.feature_names, persisted=keep)
 
 
 @dataclass(eq=False)
 class Standardize(Stage):
     """Impute missing values with the training mean, then scale to zero mean and unit variance.
 
-    Means and standard deviations come from the training rows only.
+    Means and standard deviations come from the training rows only. The scaled copy is kept in
+    cluster memory when its input is.
     """
 
     data: Stage
@@ -105,9 +115,15 @@ class Standardize(Stage):
         X_train, _ = data.part(Part.TRAIN)
         mean, std = ctx.compute(da.nanmean(X_train, axis=0), da.nanstd(X_train, axis=0))
         std = np.where(std > 0, std, 1.0)
-        scaled = data.X.map_blocks(_standardize_block, mean.astype(np.float32), std.astype(np.float32), dtype=np.float32)
-        (X,) = ctx.persist(scaled)
+        X = data.X.map_blocks(_standardize_block, mean.astype(np.float32), std.astype(np.float32), dtype=np.float32)
+        if data.persisted:
+            (X,) = ctx.persist(X)
         return data.with_features(X)
+
+
+def _cluster_memory(ctx: StageContext) -> float:
+    workers = ctx.client.scheduler_info(n_workers=-1)["workers"].values()
+    return float(sum(w.get("memory_limit") or 0 for w in workers)) or float("inf")
 
 
 def _standardize_block(block: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ import dask.array as da
 import numpy as np
 
 from daskcollab._errors import DataError, WorkflowError, stage_message
-from daskcollab.data._dataset import select_rows
+from daskcollab.data._dataset import describe_chunks, select_rows
 from daskcollab.data._split import Part
 from daskcollab.ensemble import Stacking, Voting, WeightedAverage, blend_blocks, chunk_folds, stack_predictions
 from daskcollab.evaluation._metrics import score
@@ -152,14 +152,11 @@ def _check_aligned(stage: Stage, inputs: Sequence[Predictions]) -> Predictions:
         if out.predictions.chunks[0] != first.predictions.chunks[0] or out.data.split != first.data.split:
             raise DataError(
                 f"stage {stage.name!r}, field 'models': {model.name!r} predicts rows chunked "
-                f"{_short(out.predictions.chunks[0])} but {stage.models[0].name!r} "
-                f"{_short(first.predictions.chunks[0])}. Fix: train every blended model on the same source"
+                f"{describe_chunks(out.predictions.chunks[0])} but {stage.models[0].name!r} "
+                f"{describe_chunks(first.predictions.chunks[0])}. Fix: train every blended model on the same source"
             )
     return first
 
-
-def _short(chunks: tuple[int, ...]) -> str:
-    return f"{len(chunks)} chunks / {sum(chunks)} rows"
 
 
 @dataclass(eq=False)

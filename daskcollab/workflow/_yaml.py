@@ -52,6 +52,7 @@ _FIELDS: dict[str, dict[str, Any]] = {
         "labels": _NAME,
         "builder": _NAME,
         "builder_options": {"type": "object"},
+        "persist": {"type": ["boolean", "null"]},
         "split": {
             "type": "object", "minProperties": 1, "maxProperties": 1, "additionalProperties": False,
             "properties": {
