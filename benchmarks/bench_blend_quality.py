@@ -4,7 +4,7 @@ StackingClassifier, on the real flights table and on the synthetic sensor-fusion
 daskcollab trains xgboost.dask and dask-ml LogisticRegression on a 2-worker LocalCluster and
 blends them; scikit-learn's StackingClassifier gets the same base models (XGBClassifier with the
 same parameters and n_jobs=2, StandardScaler + LogisticRegression), the same training rows in
-memory and the same number of folds, on the same 2 cores. Both are scored on the same test rows.
+memory and the same number of (shuffled, stratified) folds, on the same 2 cores. Both are scored on the same test rows.
 
     python benchmarks/bench_blend_quality.py [--quick]
 
@@ -26,6 +26,7 @@ from distributed import Client, LocalCluster
 from sklearn.ensemble import StackingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss, roc_auc_score
+from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -61,7 +62,9 @@ def sklearn_side(store, rounds, folds):
             ("logreg", make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))),
         ],
         final_estimator=LogisticRegression(max_iter=1000),
-        cv=folds,
+        # shuffled folds: the flights store is in date order, and unshuffled folds would hold out
+        # whole months (daskcollab's folds deal every chunk's rows to all folds)
+        cv=StratifiedKFold(folds, shuffle=True, random_state=0),
         n_jobs=1,
     )
 

@@ -39,3 +39,21 @@ def test_bad_split_parameters():
         resolve_split(RowSplit(validation=0.5, test=0.5), [10], "src")
     with pytest.raises(WorkflowError, match="chunk 1 is in both the train and the validation range"):
         resolve_split(ChunkSplit(train=(0, 2), validation=(1, 3), test=(3, None)), [10] * 4, "src")
+
+
+def test_row_folds_deal_every_chunk_evenly_and_merge_back_exactly(client):
+    import dask.array as da
+
+    from daskcollab.data import RowFolds, select_fold
+    from daskcollab.workflow._ensemble_stages import _merge_folds
+
+    folds = RowFolds(k=4, seed=0, chunks=(100, 37, 250))
+    for i, n in enumerate(folds.chunks):
+        sizes = np.bincount(folds.codes(i), minlength=4)
+        assert sizes.sum() == n and sizes.max() - sizes.min() <= 1  # every chunk feeds every fold
+    values = da.arange(387, chunks=((100, 37, 250),))
+    held = [select_fold(values, folds, k, held_out=True) for k in range(4)]
+    train0 = select_fold(values, folds, 0, held_out=False).compute()
+    assert len(train0) + len(held[0].compute()) == 387
+    assert not set(train0) & set(held[0].compute().tolist())
+    np.testing.assert_array_equal(_merge_folds(folds, held).compute(), np.arange(387))

@@ -6,12 +6,14 @@ chunk is one task everywhere downstream: preprocessing, chunk-wise prediction an
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 
 import dask.array as da
 import numpy as np
 
-from daskcollab.data._split import Part, SplitPlan
+from daskcollab.data._split import Part, RowFolds, SplitPlan
 
 
 @dataclass(frozen=True)
@@ -50,15 +52,27 @@ def select_rows(arr: da.Array, plan: SplitPlan, part: Part) -> da.Array:
     """
     if tuple(arr.chunks[0]) != plan.chunks:
         raise ValueError(f"array row chunks {arr.chunks[0]} differ from the split plan's {plan.chunks}")
-    counts = plan.counts[part]
-    keep = [i for i, c in enumerate(counts) if c > 0]
+    return take_rows(arr, plan.counts[part], partial(plan.mask, part=part), drop_empty=True)
+
+
+def select_fold(arr: da.Array, folds: RowFolds, fold: int, *, held_out: bool) -> da.Array:
+    """The rows of fold ``fold`` (``held_out=True``, empty chunks kept so chunk ``i`` stays chunk
+    ``i``) or of all other folds (``held_out=False``, empty chunks dropped, for training)."""
+    return take_rows(arr, folds.counts(fold, held_out), partial(folds.mask, fold=fold, held_out=held_out),
+                     drop_empty=not held_out)
+
+
+def take_rows(
+    arr: da.Array, counts: tuple[int, ...], mask: Callable[[int], np.ndarray], *, drop_empty: bool
+) -> da.Array:
+    """Select rows chunk by chunk with ``mask(chunk_index)``; ``counts`` are the rows kept per chunk."""
+    keep = [i for i, c in enumerate(counts) if c > 0 or not drop_empty]
     if len(keep) < len(counts):
         arr = da.concatenate([arr.blocks[i] for i in keep], axis=0)
     new_chunks = (tuple(counts[i] for i in keep),) + arr.chunks[1:]
     return arr.map_blocks(
-        _take_part,
-        plan,
-        part,
+        _take_rows,
+        mask,
         np.asarray(keep),
         chunks=new_chunks,
         dtype=arr.dtype,
@@ -66,6 +80,6 @@ def select_rows(arr: da.Array, plan: SplitPlan, part: Part) -> da.Array:
     )
 
 
-def _take_part(block: np.ndarray, plan: SplitPlan, part: Part, keep: np.ndarray, block_info=None) -> np.ndarray:
+def _take_rows(block: np.ndarray, mask: Callable[[int], np.ndarray], keep: np.ndarray, block_info=None) -> np.ndarray:
     chunk_index = int(keep[block_info[0]["chunk-location"][0]])
-    return block[plan.mask(chunk_index, part)]
+    return block[mask(chunk_index)]

@@ -121,6 +121,28 @@ class SplitPlan:
         return sum(self.counts[part])
 
 
+@dataclass(frozen=True)
+class RowFolds:
+    """K folds over the rows of each chunk: every chunk's rows are dealt evenly to the folds
+    by a seeded permutation, so each fold covers every chunk (and, in data stored in time
+    order, every period), and fold membership is regenerated inside tasks from the seed."""
+
+    k: int
+    seed: int
+    chunks: tuple[int, ...]
+
+    def codes(self, chunk_index: int) -> np.ndarray:
+        n = self.chunks[chunk_index]
+        rng = np.random.default_rng([self.seed, 104_729, chunk_index])
+        return rng.permutation(np.arange(n) % self.k).astype(np.int16)
+
+    def counts(self, fold: int, held_out: bool) -> tuple[int, ...]:
+        return tuple(int(np.count_nonzero((self.codes(i) == fold) == held_out)) for i in range(len(self.chunks)))
+
+    def mask(self, chunk_index: int, fold: int, held_out: bool) -> np.ndarray:
+        return (self.codes(chunk_index) == fold) == held_out
+
+
 def resolve_split(split: Split, chunks: Sequence[int], stage: str) -> SplitPlan:
     """Resolve ``split`` against row ``chunks``; every part must be non-empty.
 

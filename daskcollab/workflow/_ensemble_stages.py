@@ -7,15 +7,17 @@ from dataclasses import KW_ONLY, dataclass
 from enum import Enum
 from typing import ClassVar
 
+import dask
 import dask.array as da
 import numpy as np
 
 from daskcollab._errors import DataError, WorkflowError, stage_message
-from daskcollab.data._dataset import describe_chunks, select_rows
-from daskcollab.data._split import Part
-from daskcollab.ensemble import Stacking, Voting, WeightedAverage, blend_blocks, chunk_folds, stack_predictions
+from daskcollab.data._dataset import describe_chunks, select_fold, select_rows
+from daskcollab.data._split import Part, RowFolds
+from daskcollab.ensemble import Stacking, Voting, WeightedAverage, blend_blocks, stack_predictions
 from daskcollab.evaluation._metrics import score
 from daskcollab.models._fitted import Task
+from daskcollab.models._local import fit_predict_local
 from daskcollab.workflow._context import StageContext
 from daskcollab.workflow._data_stages import _require_models
 from daskcollab.workflow._model_stages import Predictions
@@ -44,9 +46,13 @@ class Blend(Stage):
         Equal-weight average of probabilities / majority vote (classification only).
     ``stacking``
         A meta-learner (logistic regression on logits; non-negative least squares for
-        regression) fitted on **out-of-fold** predictions: the training rows' chunks are dealt
-        to ``folds`` folds, every base model is refitted once per fold without that fold and
-        predicts it; the meta-learner learns from those predictions. Final predictions
+        regression) fitted on **out-of-fold** predictions: the rows of every training chunk are
+        dealt evenly to ``folds`` folds (seeded), every base model is refitted once per fold
+        without that fold and predicts it; the meta-learner learns from those predictions.
+        When a model's training rows take at most ``local_fold_fraction`` of the smallest
+        worker's memory limit, its fold refits run side by side, one task per fold training the
+        same estimator in-process (see ``daskcollab.models._local``); otherwise one
+        distributed fit after another. Final predictions
         combine the base models trained on all training rows (this stage's inputs).
 
     Every method blends each row chunk in place (one task per chunk).
@@ -60,6 +66,7 @@ class Blend(Stage):
     _: KW_ONLY
     method: BlendMethod | str = BlendMethod.WEIGHTED_AVERAGE
     folds: int = 5
+    local_fold_fraction: float = 0.1
 
     kind: ClassVar[StageKind] = StageKind.ENSEMBLE
     type_name: ClassVar[str] = "blend"
@@ -76,6 +83,8 @@ class Blend(Stage):
                        [m.name for m in self.models], "blend the stacked result in a second Blend stage")
         if not isinstance(self.folds, int) or isinstance(self.folds, bool) or self.folds < 2:
             self._fail("folds", "an integer >= 2", self.folds, "folds=5")
+        if not isinstance(self.local_fold_fraction, (int, float)) or not 0 <= self.local_fold_fraction <= 1:
+            self._fail("local_fold_fraction", "a fraction in [0, 1]", self.local_fold_fraction, "local_fold_fraction=0.1")
 
     def run(self, ctx: StageContext, *inputs: Predictions) -> Predictions:
         first = _check_aligned(self, inputs)
@@ -115,30 +124,61 @@ def _blend_details(stage: Blend, blender) -> dict[str, object]:
 def out_of_fold_predictions(stage: Blend, ctx: StageContext, inputs: Sequence[Predictions]) -> da.Array:
     """(n_train, n_models) predictions of the training rows, each by models that did not see it.
 
-    The training rows' chunks are dealt to ``stage.folds`` folds (:func:`chunk_folds`); each base
-    model stage is refitted once per fold on the other folds with its own trainer.
+    Every training chunk's rows are dealt evenly to ``stage.folds`` folds (:class:`RowFolds`,
+    seeded); each base model stage is refitted once per fold, with its own trainer, on the rows
+    of the other folds, and predicts the fold's rows. Dealing rows within chunks (rather than
+    whole chunks) keeps every fold representative when the store is in time order.
     """
     plan = inputs[0].data.split
     y_train = select_rows(inputs[0].data.y, plan, Part.TRAIN)
-    folds = chunk_folds(y_train.chunks[0], min(stage.folds, len(y_train.chunks[0])))
+    folds = RowFolds(stage.folds, seed=0, chunks=y_train.chunks[0])
+    worker_memory = _smallest_worker_memory(ctx)
     columns = []
     for model, out in zip(stage.models, inputs):
         X_train = select_rows(out.data.X, plan, Part.TRAIN)
-        pieces: dict[int, da.Array] = {}
-        for k, (train_idx, test_idx) in enumerate(folds):
-            if ctx.show_progress:
-                print(f"  {stage.name}: refitting {model.name!r} for fold {k + 1}/{len(folds)}", flush=True)
-            fitted = model._fit(ctx, _blocks(X_train, train_idx), _blocks(y_train, train_idx), out.task)
-            fold_pred = fitted.predict(_blocks(X_train, test_idx))
-            for j, chunk in enumerate(test_idx):
-                pieces[int(chunk)] = fold_pred.blocks[j]
-        columns.append(da.concatenate([pieces[i] for i in range(len(y_train.chunks[0]))]))
+        local = model._local_model(out.task)
+        side_by_side = local is not None and X_train.nbytes <= stage.local_fold_fraction * worker_memory
+        if ctx.show_progress:
+            how = "side by side, one task per fold" if side_by_side else "one distributed fit after another"
+            print(f"  {stage.name}: refitting {model.name!r} on {folds.k} folds ({how})", flush=True)
+        held_out = []
+        for k in range(folds.k):
+            X_fit, y_fit = select_fold(X_train, folds, k, held_out=False), select_fold(y_train, folds, k, held_out=False)
+            X_new = select_fold(X_train, folds, k, held_out=True)
+            if side_by_side:
+                n_new = sum(X_new.chunks[0])
+                pred = dask.delayed(fit_predict_local, pure=True)(local, X_fit, y_fit, X_new)
+                held_out.append(da.from_delayed(pred, shape=(n_new,), dtype=np.float32).rechunk((X_new.chunks[0],)))
+            else:
+                held_out.append(model._fit(ctx, X_fit, y_fit, out.task).predict(X_new))
+        columns.append(_merge_folds(folds, held_out))
     (oof,) = ctx.persist(stack_predictions(columns))
     return oof
 
 
-def _blocks(arr: da.Array, idx) -> da.Array:
-    return da.concatenate([arr.blocks[int(i)] for i in idx], axis=0)
+def _smallest_worker_memory(ctx: StageContext) -> float:
+    limits = [w.get("memory_limit") or 0 for w in ctx.client.scheduler_info(n_workers=-1)["workers"].values()]
+    return float(min(limits)) if limits and min(limits) > 0 else float("inf")
+
+
+def _merge_folds(folds: RowFolds, held_out: Sequence[da.Array]) -> da.Array:
+    """Put each fold's predictions back in row order, chunk by chunk (one task per chunk)."""
+    pieces = [
+        da.from_delayed(
+            dask.delayed(_merge_chunk)(folds, i, *(pred.blocks[i] for pred in held_out)),
+            shape=(n,), dtype=held_out[0].dtype, meta=np.empty((0,), held_out[0].dtype),
+        )
+        for i, n in enumerate(folds.chunks)
+    ]
+    return da.concatenate(pieces)
+
+
+def _merge_chunk(folds: RowFolds, chunk_index: int, *fold_predictions: np.ndarray) -> np.ndarray:
+    codes = folds.codes(chunk_index)
+    out = np.empty(len(codes), dtype=fold_predictions[0].dtype)
+    for k, pred in enumerate(fold_predictions):
+        out[codes == k] = pred
+    return out
 
 
 def _check_aligned(stage: Stage, inputs: Sequence[Predictions]) -> Predictions:

@@ -12,6 +12,7 @@ from daskcollab.data._dataset import Dataset
 from daskcollab.data._split import Part
 from daskcollab.models._fitted import FittedModel, Task
 from daskcollab.models._labels import check_labels
+from daskcollab.models._local import LocalLinear, LocalModel, LocalXGBoost
 from daskcollab.workflow._context import StageContext
 from daskcollab.workflow._stage import Stage, StageKind
 
@@ -53,6 +54,10 @@ class _ModelStage(Stage):
 
     def _fit(self, ctx: StageContext, X: da.Array, y: da.Array, task: Task) -> FittedModel:
         raise NotImplementedError  # pragma: no cover
+
+    def _local_model(self, task: Task) -> LocalModel | None:
+        """The same estimator for single-process fits (stacking folds), or None if there is none."""
+        return None
 
 
 @dataclass(eq=False)
@@ -101,6 +106,9 @@ class XGBoostModel(_ModelStage):
 
         return train_xgboost(ctx.client, X, y, task=task, params=self.params, rounds=self.rounds, device=self.device)
 
+    def _local_model(self, task: Task) -> LocalModel | None:
+        return LocalXGBoost(task, dict(self.params), self.rounds) if self.device == "cpu" else None
+
 
 @dataclass(eq=False)
 class LinearModel(_ModelStage):
@@ -130,3 +138,6 @@ class LinearModel(_ModelStage):
         from daskcollab.models._linear import train_linear
 
         return train_linear(X, y, task=task, C=float(self.C), max_iter=self.max_iter)
+
+    def _local_model(self, task: Task) -> LocalModel | None:
+        return LocalLinear(task, float(self.C), self.max_iter)

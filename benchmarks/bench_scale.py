@@ -1,0 +1,259 @@
+"""Scaling: the whole workflow at 1x, 4x and 10x rows, and on data twice the cluster's memory.
+
+Part 1 (time): the sensor-fusion workflow through the public API (ZarrSource -> XGBoostModel,
+Standardize -> LinearModel, weighted-average Blend, Evaluate, ZarrSink) at ``--base-rows`` (1x),
+4x and 10x rows, on one LocalCluster (2 worker processes x 1 thread), stores prebuilt with
+``daskcollab.data.build_sensor_fusion`` (28 float32 features, fixed chunk size). A discarded 1x
+warm-up run comes first so that worker-side imports do not inflate t(1x). Targets:
+t(4x)/t(1x) <= 4.4 and t(10x)/t(1x) <= 11 (no worse than linear, 10 % slack).
+
+Part 2 (memory): a fresh LocalCluster of 2 workers whose total ``memory_limit`` is half the
+dataset's feature bytes (``--memory-gb`` of features), running the same workflow with
+``ZarrSource(persist=None)`` (so the features are not persisted and are re-read per stage).
+Reports whether it completed, its wall time, worker restarts for memory
+(``worker-restart-memory`` events), unexpected worker removals, pauses, the peak worker memory
+seen by the scheduler, spilled bytes, and the error if it failed. Bounded by
+``--memory-timeout`` seconds (xgboost.dask training hangs when a worker dies, xgboost#9419).
+
+    python benchmarks/bench_scale.py [--base-rows 200000] [--memory-gb 1.5] [--quick]
+
+Writes benchmarks/results/scale.json (``--quick``: scale_quick.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+
+from distributed import Client, LocalCluster
+
+sys.path.insert(0, os.path.dirname(__file__))
+from _common import timed, verdict, write_result  # noqa: E402
+
+import daskcollab as dc  # noqa: E402
+from daskcollab.data import build_sensor_fusion  # noqa: E402
+from daskcollab.data._builders import SENSOR_GROUPS  # noqa: E402
+
+N_FEATURES = sum(SENSOR_GROUPS.values())
+FACTORS = (1, 4, 10)
+TARGETS = {4: 4.4, 10: 11.0}
+PARAMS = {"max_depth": 6, "eta": 0.1, "subsample": 0.8}
+
+
+def workflow(store: str, out: str, rounds: int, max_iter: int) -> dc.Workflow:
+    src = dc.ZarrSource(store, name="source", split=dc.RowSplit(validation=0.2, test=0.2, seed=0), persist=None)
+    xgb = dc.XGBoostModel(src, name="xgb", params=PARAMS, rounds=rounds)
+    lin = dc.LinearModel(dc.Standardize(src, name="scaled"), name="logreg", max_iter=max_iter)
+    blend = dc.Blend([xgb, lin], name="blend")
+    return dc.Workflow("scale", [dc.Evaluate([xgb, lin, blend], name="evaluate"),
+                                 dc.ZarrSink([blend], name="sink", path=out, overwrite=True)])
+
+
+class MemoryWatch:
+    """Poll the scheduler's view of the workers: peak process memory, spilled bytes, pauses."""
+
+    def __init__(self, client: Client, interval: float = 0.5) -> None:
+        self.client, self.interval = client, interval
+        self.peak: dict[str, int] = {}
+        self.spilled_peak = 0
+        self.paused_polls = 0
+        self.polls = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> MemoryWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                workers = self.client.scheduler_info(n_workers=-1)["workers"]
+            except Exception:  # the cluster is closing
+                return
+            self.polls += 1
+            paused = False
+            for w in workers.values():
+                metrics = w.get("metrics", {})
+                key = str(w.get("name", w.get("id")))
+                self.peak[key] = max(self.peak.get(key, 0), int(metrics.get("memory") or 0))
+                self.spilled_peak = max(self.spilled_peak, int((metrics.get("spilled_bytes") or {}).get("disk", 0)))
+                paused |= w.get("status") == "paused"
+            self.paused_polls += paused
+
+
+def restart_events(client: Client) -> dict[str, object]:
+    """Worker restarts for memory and unexpected worker removals, read on the scheduler
+    (some "all" events hold WorkerState objects that cannot be sent to the client)."""
+
+    def collect(dask_scheduler):
+        memory = [dict(msg) for _, msg in dask_scheduler.get_events("worker-restart-memory")]
+        removed = [str(msg.get("worker")) for _, msg in dask_scheduler.get_events("all")
+                   if isinstance(msg, dict) and msg.get("action") == "remove-worker" and not msg.get("expected")]
+        return memory, removed
+
+    memory, removed = client.run_on_scheduler(collect)
+    return {"memory_restarts": len(memory), "unexpected_worker_removals": len(removed),
+            "memory_restart_events": [{k: str(v) for k, v in e.items()} for e in memory][:5]}
+
+
+def run_in_thread(fn, timeout: float):
+    """Run ``fn`` in a daemon thread; return (finished, result, exception, seconds)."""
+    box: dict[str, object] = {}
+
+    def target():
+        start = time.perf_counter()
+        try:
+            box["result"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - reported, not swallowed silently
+            box["error"] = exc
+        box["seconds"] = time.perf_counter() - start
+
+    thread = threading.Thread(target=target, daemon=True)
+    start = time.perf_counter()
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        return False, None, None, time.perf_counter() - start
+    return True, box.get("result"), box.get("error"), box["seconds"]
+
+
+def time_part(args, work: str) -> dict[str, object]:
+    sizes = {f: args.base_rows * f for f in FACTORS}
+    stores = {}
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        for f, rows in sizes.items():
+            seconds, stores[f] = timed(lambda: build_sensor_fusion(os.path.join(work, f"x{f}.zarr"), rows=rows,
+                                                                   chunk_rows=args.chunk_rows))
+            print(f"built {f}x store: {rows:,} rows x {N_FEATURES} ({rows * N_FEATURES * 4 / 1e6:.0f} MB) "
+                  f"in {seconds:.1f} s", flush=True)
+        out = os.path.join(work, "pred.zarr")
+        if args.warm_up:
+            seconds, _ = timed(lambda: dc.run(workflow(stores[1], out, args.rounds, args.max_iter), client,
+                                              progress=False))
+            print(f"warm-up 1x run (discarded): {seconds:.1f} s", flush=True)
+        times, stage_times, aucs = {}, {}, {}
+        for f in FACTORS:
+            seconds, result = timed(lambda: dc.run(workflow(stores[f], out, args.rounds, args.max_iter), client,
+                                                   progress=False))
+            times[f], stage_times[f] = seconds, dict(result.timings)
+            aucs[f] = round(float(result.metrics["blend"]["auc"]), 4)
+            print(f"  {f:>2}x {sizes[f]:>10,} rows: {seconds:7.1f} s  ({sizes[f] / seconds:9,.0f} rows/s)  "
+                  f"blend AUC {aucs[f]}  stages {stage_times[f]}", flush=True)
+            client.cancel(list(client.futures))
+    ratios = {f: times[f] / times[1] for f in FACTORS[1:]}
+    return {"rows": sizes, "times_s": times, "stage_times_s": stage_times, "blend_auc": aucs, "ratios": ratios,
+            "met": {f: ratios[f] <= TARGETS[f] for f in ratios}}
+
+
+def memory_part(args, work: str) -> dict[str, object]:
+    rows = int(args.memory_gb * 1e9 / (N_FEATURES * 4))
+    feature_bytes = rows * N_FEATURES * 4
+    # 2 workers -> total = feature bytes / 2 (the floor only applies to --quick: a worker needs ~300 MB to start)
+    per_worker = max(feature_bytes // 4, args.min_worker_memory)
+    store = os.path.join(work, "memory.zarr")
+    seconds, _ = timed(lambda: build_sensor_fusion(store, rows=rows, chunk_rows=args.chunk_rows))
+    print(f"\nbuilt memory store: {rows:,} rows x {N_FEATURES} = {feature_bytes / 2**30:.2f} GiB of features "
+          f"in {seconds:.1f} s", flush=True)
+    report: dict[str, object] = {"rows": rows, "feature_bytes": feature_bytes, "worker_memory_limit": per_worker,
+                                 "dataset_over_total_memory": round(feature_bytes / (2 * per_worker), 3),
+                                 "total_worker_memory": 2 * per_worker, "rounds": args.memory_rounds,
+                                 "max_iter": args.memory_max_iter, "timeout_s": args.memory_timeout}
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      memory_limit=per_worker) as cluster, Client(cluster) as client:
+        print(f"memory cluster: 2 workers x {per_worker / 2**20:.0f} MiB = {2 * per_worker / 2**30:.2f} GiB total "
+              f"(dataset / total = {feature_bytes / (2 * per_worker):.2f})", flush=True)
+        wf = workflow(store, os.path.join(work, "memory-pred.zarr"), args.memory_rounds, args.memory_max_iter)
+        with MemoryWatch(client) as watch:
+            finished, result, error, seconds = run_in_thread(lambda: dc.run(wf, client, progress=False),
+                                                             args.memory_timeout)
+        report.update(restart_events(client))
+        report.update({
+            "completed": bool(finished and error is None),
+            "timed_out": not finished,
+            "seconds": round(seconds, 2),
+            "error": None if error is None else f"{type(error).__name__}: {str(error)[:500]}",
+            "peak_worker_memory": watch.peak,
+            "peak_worker_memory_fraction": {k: round(v / per_worker, 3) for k, v in watch.peak.items()},
+            "peak_spilled_to_disk_bytes": watch.spilled_peak,
+            "polls_with_a_paused_worker": watch.paused_polls,
+            "polls": watch.polls,
+        })
+        if result is not None:
+            report["stage_times_s"] = dict(result.timings)
+            report["blend_auc"] = round(float(result.metrics["blend"]["auc"]), 4)
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base-rows", type=int, default=200_000)
+    parser.add_argument("--chunk-rows", type=int, default=50_000)
+    parser.add_argument("--rounds", type=int, default=50)
+    parser.add_argument("--max-iter", type=int, default=100)
+    parser.add_argument("--memory-gb", type=float, default=1.5, help="feature bytes of the memory-test dataset")
+    parser.add_argument("--memory-rounds", type=int, default=20)
+    parser.add_argument("--memory-max-iter", type=int, default=20)
+    parser.add_argument("--memory-timeout", type=float, default=240.0)
+    parser.add_argument("--min-worker-memory", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--no-warm-up", dest="warm_up", action="store_false")
+    parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
+    args = parser.parse_args()
+    if args.quick:
+        args.base_rows, args.chunk_rows, args.rounds, args.max_iter, args.warm_up = 10_000, 5_000, 5, 5, False
+        args.memory_gb, args.memory_rounds, args.memory_max_iter, args.memory_timeout = 0.02, 5, 3, 30.0
+        args.min_worker_memory = 2**30
+    work = tempfile.mkdtemp(prefix="bench-scale-")
+    try:
+        scale = time_part(args, work)
+        memory = None if args.skip_memory else memory_part(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    print(f"\nworkflow time vs rows (xgboost {args.rounds} rounds, logreg max_iter {args.max_iter}, "
+          f"chunks of {args.chunk_rows:,} rows; 2 workers x 1 thread):")
+    print(f"| {'size':>4} | {'rows':>10} | {'seconds':>8} | {'rows/s':>9} | {'t / t(1x)':>9} | target |")
+    print(f"|-----:|-----------:|---------:|----------:|----------:|:-------|")
+    for f in FACTORS:
+        t = scale["times_s"][f]
+        ratio = t / scale["times_s"][1]
+        target = f"<= {TARGETS[f]}" if f in TARGETS else ""
+        print(f"| {f:>3}x | {scale['rows'][f]:>10,} | {t:8.1f} | {scale['rows'][f] / t:9,.0f} | {ratio:9.2f} | "
+              f"{target:<6} |")
+    for f, target in TARGETS.items():
+        print(f"t({f}x) / t(1x): {verdict(scale['ratios'][f], target)}")
+    if memory is not None:
+        status = "COMPLETED" if memory["completed"] else ("TIMED OUT" if memory["timed_out"] else "FAILED")
+        print(f"\nmemory test: {memory['rows']:,} rows, {memory['feature_bytes'] / 2**30:.2f} GiB of features on "
+              f"{memory['total_worker_memory'] / 2**30:.2f} GiB of worker memory "
+              f"({memory['dataset_over_total_memory']}x): {status} in {memory['seconds']:.1f} s")
+        print(f"  memory restarts {memory['memory_restarts']}, unexpected worker removals "
+              f"{memory['unexpected_worker_removals']}, polls with a paused worker "
+              f"{memory['polls_with_a_paused_worker']}/{memory['polls']}, peak spilled to disk "
+              f"{memory['peak_spilled_to_disk_bytes'] / 2**20:.0f} MiB")
+        print(f"  peak worker memory / limit: {memory['peak_worker_memory_fraction']}")
+        if memory.get("stage_times_s"):
+            print(f"  stages: {memory['stage_times_s']}  blend AUC {memory['blend_auc']}")
+        if memory["error"]:
+            print(f"  error: {memory['error']}")
+    path = write_result("scale_quick" if args.quick else "scale", {
+        "scale": scale, "memory": memory, "targets": TARGETS, "quick": args.quick,
+        "params": {"rounds": args.rounds, "max_iter": args.max_iter, "chunk_rows": args.chunk_rows, **PARAMS},
+        "command": "python benchmarks/bench_scale.py" + (" --quick" if args.quick else ""),
+    })
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

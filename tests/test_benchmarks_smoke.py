@@ -1,0 +1,57 @@
+"""Smoke tests of the throughput and scale benchmarks: each runs with ``--quick`` in a subprocess,
+within 40 s, and writes its result JSON with the expected keys.
+
+The numbers of a quick run mean nothing (tiny data); these tests only keep the scripts working.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import subprocess
+import sys
+import time
+
+import pytest
+
+BENCHMARKS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
+LIMIT_S = 40
+
+
+def run_quick(script: str, result: str) -> dict:
+    path = BENCHMARKS / "results" / f"{result}.json"
+    start_wall, start = time.time(), time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), "--quick"],
+        capture_output=True, text=True, timeout=3 * LIMIT_S, cwd=BENCHMARKS.parent,
+    )
+    seconds = time.perf_counter() - start
+    assert proc.returncode == 0, f"{script} --quick failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+    assert seconds < LIMIT_S, f"{script} --quick took {seconds:.1f} s (limit {LIMIT_S} s)"
+    assert path.exists() and path.stat().st_mtime >= start_wall - 1, f"{script} did not write {path}"
+    return json.loads(path.read_text())
+
+
+@pytest.mark.slow
+def test_predict_throughput_quick():
+    data = run_quick("bench_predict_throughput.py", "predict_throughput_quick")
+    assert {"benchmark", "machine", "rows", "times_s", "rows_per_s", "ratio", "paired_ratios", "target", "met",
+            "naive_ratio", "numpy_blend_ratio", "auc_test", "store_check", "command"} <= data.keys()
+    assert data["quick"] is True and data["rows"] == 200_000 and data["target"] == 0.5
+    assert {"daskcollab", "baseline", "naive", "numpy_blend"} <= data["rows_per_s"].keys()
+    assert all(v > 0 for v in data["rows_per_s"].values())
+    assert data["store_check"] == {"complete": True, "chunks": [25_000], "rows": 200_000, "nan": 0}
+    assert data["auc_test"]["blend"] > 0.7
+
+
+@pytest.mark.slow
+def test_scale_quick():
+    data = run_quick("bench_scale.py", "scale_quick")
+    assert {"benchmark", "machine", "scale", "memory", "targets", "params", "command"} <= data.keys()
+    scale = data["scale"]
+    assert {"rows", "times_s", "stage_times_s", "ratios", "met", "blend_auc"} <= scale.keys()
+    assert set(scale["times_s"]) == {"1", "4", "10"} and set(scale["ratios"]) == {"4", "10"}
+    memory = data["memory"]
+    assert {"completed", "timed_out", "seconds", "error", "memory_restarts", "unexpected_worker_removals",
+            "peak_worker_memory", "feature_bytes", "total_worker_memory"} <= memory.keys()
+    assert memory["completed"] is True, memory["error"]
