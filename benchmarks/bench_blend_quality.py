@@ -98,7 +98,8 @@ def one_dataset(client, name, store, rounds, folds):
     print(f"  Stacking AUC - sklearn StackingClassifier: {checks['stacking_auc_minus_sklearn']:+.4f} "
           f"({'MET' if checks['stacking_auc_minus_sklearn'] >= 0 else 'MISSED'}, target >= 0)")
     print(f"  wall time daskcollab stacking / sklearn: {verdict(checks['time_ratio_vs_sklearn'], 1.0)}")
-    return {"scores": rows, "seconds": {"daskcollab_stacking": ours_s, "sklearn": sk_s},
+    print("  daskcollab stage seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in result.timings.items()))
+    return {"scores": rows, "seconds": {"daskcollab_stacking": ours_s, "sklearn": sk_s, "stages": dict(result.timings)},
             "weights": result.weights, **checks}
 
 
