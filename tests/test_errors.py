@@ -104,3 +104,35 @@ def test_nan_labels(client, tmp_path):
     wf = dc.Workflow("w", [dc.XGBoostModel(dc.ZarrSource(path, name="src", split=dc.RowSplit(seed=1)), name="xgb", rounds=2)])
     with pytest.raises(DataError, match=r"stage 'src', field 'labels': 10 NaN labels in 'y'.*Fix: drop or impute"):
         dc.run(wf, client, progress=False)
+
+
+def test_training_rows_that_cannot_fit_stop_before_training(tmp_path):
+    """Workers that cannot hold their share of the training rows are not left to be killed."""
+    from distributed import Client, LocalCluster
+
+    from conftest import make_classification_store
+
+    # 2M x 28 float32 = 224 MB of training rows; 2 workers of 700 MiB (about 300 MiB go to libraries)
+    store = make_classification_store(tmp_path / "big.zarr", rows=2_000_000, chunk_rows=250_000)
+    with LocalCluster(n_workers=2, threads_per_worker=1, memory_limit="700MiB", dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        src = dc.ZarrSource(store, name="src", persist=False, split=dc.RowSplit(validation=0.01, test=0.01))
+        wf = dc.Workflow("m", [dc.XGBoostModel(src, name="xgb", rounds=2)])
+        with pytest.raises(DataError, match=r"stage 'xgb', field 'max_train_rows': the [\d,]+ training rows .* do not "
+                                            r"fit in worker memory.*Fix: set max_train_rows=\d+ \(a seeded sample\)"):
+            dc.run(wf, client, progress=False)
+        assert all(w.status.name == "running" for w in cluster.workers.values())  # nobody was killed
+
+
+def test_max_train_rows_trains_on_a_seeded_sample(client, clf_store):
+    from daskcollab.data import RowSample, sample_rows
+    import dask.array as da
+
+    sample = RowSample(0.25, seed=0, chunks=(1000, 1000, 500))
+    rows = sample_rows(da.arange(2500, chunks=((1000, 1000, 500),)), sample).compute()
+    assert abs(len(rows) - 625) < 80 and len(rows) == sum(sample.counts())
+    np.testing.assert_array_equal(rows, sample_rows(da.arange(2500, chunks=((1000, 1000, 500),)), sample).compute())
+    src = dc.ZarrSource(clf_store, name="src")
+    xgb = dc.XGBoostModel(src, name="xgb", rounds=5, max_train_rows=500)
+    result = dc.run(dc.Workflow("s", [dc.Evaluate([xgb])]), client, progress=False)
+    assert result.metrics["xgb"]["auc"] > 0.5

@@ -13,7 +13,7 @@ from functools import partial
 import dask.array as da
 import numpy as np
 
-from daskcollab.data._split import Part, RowFolds, SplitPlan
+from daskcollab.data._split import Part, RowFolds, RowSample, SplitPlan
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,11 @@ def select_fold(arr: da.Array, folds: RowFolds, fold: int, *, held_out: bool) ->
     ``i``) or of all other folds (``held_out=False``, empty chunks dropped, for training)."""
     return take_rows(arr, folds.counts(fold, held_out), partial(folds.mask, fold=fold, held_out=held_out),
                      drop_empty=not held_out)
+
+
+def sample_rows(arr: da.Array, sample: RowSample) -> da.Array:
+    """The rows of ``arr`` in ``sample`` (empty chunks dropped); same rows for every array."""
+    return take_rows(arr, sample.counts(), sample.mask, drop_empty=True)
 
 
 def take_rows(

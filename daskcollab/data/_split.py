@@ -143,6 +143,22 @@ class RowFolds:
         return (self.codes(chunk_index) == fold) == held_out
 
 
+@dataclass(frozen=True)
+class RowSample:
+    """A seeded random sample of about ``fraction`` of the rows of every chunk."""
+
+    fraction: float
+    seed: int
+    chunks: tuple[int, ...]
+
+    def mask(self, chunk_index: int) -> np.ndarray:
+        rng = np.random.default_rng([self.seed, 15_485_863, chunk_index])
+        return rng.random(self.chunks[chunk_index]) < self.fraction
+
+    def counts(self) -> tuple[int, ...]:
+        return tuple(int(np.count_nonzero(self.mask(i))) for i in range(len(self.chunks)))
+
+
 def resolve_split(split: Split, chunks: Sequence[int], stage: str) -> SplitPlan:
     """Resolve ``split`` against row ``chunks``; every part must be non-empty.
 

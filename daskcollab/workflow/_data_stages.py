@@ -15,6 +15,7 @@ from daskcollab.data._dataset import Dataset, select_rows
 from daskcollab.data._split import ChunkSplit, Part, RowSplit, Split
 from daskcollab.data._zarr_sink import write_predictions
 from daskcollab.data._zarr_source import open_dataset
+from daskcollab.models._memory import worker_headroom
 from daskcollab.workflow._context import StageContext
 from daskcollab.workflow._stage import Stage, StageKind
 
@@ -36,9 +37,10 @@ class ZarrSource(Stage):
         when ``path`` does not exist yet; ``builder_options`` are passed to it.
     persist
         Keep the features in cluster memory. ``None`` (default): only if they take at most
-        half of the workers' total memory limit; otherwise every stage that uses them reads
-        the Zarr chunks again (so data larger than the cluster's memory still runs; those
-        reads then carry the annotations of the stage that needs them).
+        half of the workers' total headroom (70 % of each memory limit less what the worker
+        uses, at least 300 MiB for its libraries); otherwise every stage that uses them reads
+        the Zarr chunks again, and those reads carry the annotations of the stage that needs
+        them.
 
     Examples
     --------
@@ -81,7 +83,7 @@ class ZarrSource(Stage):
             BUILDERS[self.builder](self.path, **dict(self.builder_options))
         data = open_dataset(self.path, self.features, self.labels, self.split, stage=self.name)
         X, y = data.X.astype(np.float32), data.y
-        keep = self.persist if self.persist is not None else X.nbytes <= 0.5 * _cluster_memory(ctx)
+        keep = self.persist if self.persist is not None else X.nbytes <= 0.5 * sum(worker_headroom(ctx.client))
         if keep:
             X, y = ctx.persist(X, y)
         if np.issubdtype(y.dtype, np.floating):
@@ -119,11 +121,6 @@ class Standardize(Stage):
         if data.persisted:
             (X,) = ctx.persist(X)
         return data.with_features(X)
-
-
-def _cluster_memory(ctx: StageContext) -> float:
-    workers = ctx.client.scheduler_info(n_workers=-1)["workers"].values()
-    return float(sum(w.get("memory_limit") or 0 for w in workers)) or float("inf")
 
 
 def _standardize_block(block: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:

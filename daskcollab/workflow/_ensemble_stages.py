@@ -18,6 +18,7 @@ from daskcollab.ensemble import Stacking, Voting, WeightedAverage, blend_blocks,
 from daskcollab.evaluation._metrics import score
 from daskcollab.models._fitted import Task
 from daskcollab.models._local import fit_predict_local
+from daskcollab.models._memory import worker_headroom
 from daskcollab.workflow._context import StageContext
 from daskcollab.workflow._data_stages import _require_models
 from daskcollab.workflow._model_stages import Predictions
@@ -49,8 +50,8 @@ class Blend(Stage):
         regression) fitted on **out-of-fold** predictions: the rows of every training chunk are
         dealt evenly to ``folds`` folds (seeded), every base model is refitted once per fold
         without that fold and predicts it; the meta-learner learns from those predictions.
-        When a model's training rows take at most ``local_fold_fraction`` of the smallest
-        worker's memory limit, its fold refits run side by side, one task per fold training the
+        When a model's training rows take at most ``local_fold_fraction`` of the tightest
+        worker's memory headroom, its fold refits run side by side, one task per fold training the
         same estimator in-process (see ``daskcollab.models._local``); otherwise one
         distributed fit after another. Final predictions
         combine the base models trained on all training rows (this stage's inputs).
@@ -132,7 +133,7 @@ def out_of_fold_predictions(stage: Blend, ctx: StageContext, inputs: Sequence[Pr
     plan = inputs[0].data.split
     y_train = select_rows(inputs[0].data.y, plan, Part.TRAIN)
     folds = RowFolds(stage.folds, seed=0, chunks=y_train.chunks[0])
-    worker_memory = _smallest_worker_memory(ctx)
+    worker_memory = min(worker_headroom(ctx.client), default=float("inf"))
     columns = []
     for model, out in zip(stage.models, inputs):
         X_train = select_rows(out.data.X, plan, Part.TRAIN)
@@ -155,10 +156,6 @@ def out_of_fold_predictions(stage: Blend, ctx: StageContext, inputs: Sequence[Pr
     (oof,) = ctx.persist(stack_predictions(columns))
     return oof
 
-
-def _smallest_worker_memory(ctx: StageContext) -> float:
-    limits = [w.get("memory_limit") or 0 for w in ctx.client.scheduler_info(n_workers=-1)["workers"].values()]
-    return float(min(limits)) if limits and min(limits) > 0 else float("inf")
 
 
 def _merge_folds(folds: RowFolds, held_out: Sequence[da.Array]) -> da.Array:

@@ -8,11 +8,12 @@ from typing import Any, ClassVar
 
 import dask.array as da
 
-from daskcollab.data._dataset import Dataset
-from daskcollab.data._split import Part
+from daskcollab.data._dataset import Dataset, sample_rows
+from daskcollab.data._split import Part, RowSample
 from daskcollab.models._fitted import FittedModel, Task
 from daskcollab.models._labels import check_labels
 from daskcollab.models._local import LocalLinear, LocalModel, LocalXGBoost
+from daskcollab.models._memory import check_training_fits
 from daskcollab.workflow._context import StageContext
 from daskcollab.workflow._stage import Stage, StageKind
 
@@ -76,6 +77,11 @@ class XGBoostModel(_ModelStage):
         Boosting rounds.
     device
         ``"cpu"`` or ``"cuda"``; with ``"cuda"`` also request ``resources={"GPU": 1}``.
+    max_train_rows
+        Train on a seeded random sample of at most this many training rows. xgboost.dask
+        loads every worker's share of the training rows into its memory at once; when they
+        would not fit, the stage stops before training with a :class:`DataError` that
+        suggests a value for this field, instead of letting workers be killed.
 
     Examples
     --------
@@ -85,6 +91,7 @@ class XGBoostModel(_ModelStage):
     params: Mapping[str, Any] = field(default_factory=dict)
     rounds: int = 100
     device: str = "cpu"
+    max_train_rows: int | None = None
 
     type_name: ClassVar[str] = "xgboost"
 
@@ -100,10 +107,19 @@ class XGBoostModel(_ModelStage):
             self._fail("rounds", "a positive integer", self.rounds, "rounds=100")
         if self.device not in _DEVICES:
             self._fail("device", f"one of {_DEVICES!r}", self.device, 'device="cpu"')
+        if self.max_train_rows is not None and (
+            not isinstance(self.max_train_rows, int) or isinstance(self.max_train_rows, bool) or self.max_train_rows < 1
+        ):
+            self._fail("max_train_rows", "a positive integer or None", self.max_train_rows, "max_train_rows=1_000_000")
 
     def _fit(self, ctx, X, y, task):
         from daskcollab.models._xgboost import train_xgboost
 
+        n_rows = sum(X.chunks[0])
+        if self.max_train_rows is not None and n_rows > self.max_train_rows:
+            sample = RowSample(self.max_train_rows / n_rows, seed=0, chunks=X.chunks[0])
+            X, y = sample_rows(X, sample), sample_rows(y, sample)
+        check_training_fits(ctx.client, X, self.name)
         return train_xgboost(ctx.client, X, y, task=task, params=self.params, rounds=self.rounds, device=self.device)
 
     def _local_model(self, task: Task) -> LocalModel | None:
