@@ -8,17 +8,18 @@ warm-up run comes first so that worker-side imports do not inflate t(1x). Target
 t(4x)/t(1x) <= 4.4 and t(10x)/t(1x) <= 11 (no worse than linear, 10 % slack).
 
 Part 2 (memory): the same workflow (``ZarrSource(persist=None)``: features larger than half the
-cluster's memory are not persisted but re-read per stage) on ``--memory-gb`` of features, each time
-on a fresh LocalCluster of 2 workers: run "limit" gives them a total ``memory_limit`` of half the
-feature bytes, as the issue asks; run "limit + baseline" adds ``--worker-baseline-mb`` per worker,
-the fixed footprint of a worker process with dask, xgboost, dask-ml and zarr imported (~290 MiB
-measured here). Each run reports its outcome (completed / failed / stalled with every worker
+workers' headroom are not persisted but re-read per stage) on a fresh LocalCluster of 2 workers
+with ``--worker-memory-mb`` each, on a dataset whose features take twice the workers' total
+memory limit. A worker process with dask, xgboost, dask-ml and zarr imported takes ~290 MiB before
+any work, so workers below 500 MiB are refused up front. xgboost.dask loads each worker's share of
+the training rows at once; daskcollab stops before that with a DataError suggesting
+``max_train_rows``, and the benchmark follows that advice once (a seeded sample). Each run reports its outcome (completed / failed / stalled with every worker
 paused / timed out), wall time, the stages that finished, worker restarts for memory
 (``worker-restart-memory`` events), unexpected worker removals, pauses, peak worker memory seen by
 the scheduler, spilled bytes, and the error. Bounded by ``--memory-timeout`` seconds (xgboost.dask
 training hangs when a worker dies, xgboost#9419).
 
-    python benchmarks/bench_scale.py [--base-rows 200000] [--memory-gb 1.5] [--quick]
+    python benchmarks/bench_scale.py [--base-rows 200000] [--worker-memory-mb 700] [--quick]
 
 Writes benchmarks/results/scale.json (``--quick``: scale_quick.json).
 """
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -48,9 +50,9 @@ TARGETS = {4: 4.4, 10: 11.0}
 PARAMS = {"max_depth": 6, "eta": 0.1, "subsample": 0.8}
 
 
-def workflow(store: str, out: str, rounds: int, max_iter: int) -> dc.Workflow:
+def workflow(store: str, out: str, rounds: int, max_iter: int, max_train_rows: int | None = None) -> dc.Workflow:
     src = dc.ZarrSource(store, name="source", split=dc.RowSplit(validation=0.2, test=0.2, seed=0), persist=None)
-    xgb = dc.XGBoostModel(src, name="xgb", params=PARAMS, rounds=rounds)
+    xgb = dc.XGBoostModel(src, name="xgb", params=PARAMS, rounds=rounds, max_train_rows=max_train_rows)
     lin = dc.LinearModel(dc.Standardize(src, name="scaled"), name="logreg", max_iter=max_iter)
     blend = dc.Blend([xgb, lin], name="blend")
     return dc.Workflow("scale", [dc.Evaluate([xgb, lin, blend], name="evaluate"),
@@ -172,32 +174,38 @@ def time_part(args, work: str) -> dict[str, object]:
 
 
 def memory_part(args, work: str) -> dict[str, object]:
-    rows = int(args.memory_gb * 1e9 / (N_FEATURES * 4))
+    per_worker = args.worker_memory_mb * 2**20
+    rows = int(2 * (2 * per_worker) / (N_FEATURES * 4)) if not args.quick else 20_000
     feature_bytes = rows * N_FEATURES * 4
     store = os.path.join(work, "memory.zarr")
     seconds, _ = timed(lambda: build_sensor_fusion(store, rows=rows, chunk_rows=args.chunk_rows))
     print(f"\nbuilt memory store: {rows:,} rows x {N_FEATURES} = {feature_bytes / 2**30:.2f} GiB of features "
           f"in {seconds:.1f} s", flush=True)
-    # "limit": total = feature bytes / 2, as asked. "limit + baseline": the same plus the fixed ~300 MiB a worker
-    # process takes with dask, xgboost, dask-ml and zarr imported, so the data gets half its size in headroom.
-    configs = {"limit": feature_bytes // 4, "limit + baseline": feature_bytes // 4 + args.worker_baseline_mb * 2**20}
-    if args.quick:  # tiny data: only check that the machinery runs
-        configs = {"limit": max(feature_bytes // 4, 2**30)}
+    configs = {"2x total worker memory": per_worker}
     report: dict[str, object] = {"rows": rows, "feature_bytes": feature_bytes, "rounds": args.memory_rounds,
                                  "max_iter": args.memory_max_iter, "timeout_s": args.memory_timeout, "runs": {}}
     for label, per_worker in configs.items():
-        report["runs"][label] = memory_run(args, store, work, feature_bytes, per_worker, label)
+        run = memory_run(args, store, work, feature_bytes, per_worker, label)
+        suggested = re.search(r"max_train_rows=(\d+)", run.get("error") or "")
+        if suggested:  # daskcollab refused to train on more than fits: follow its advice once
+            run = {"first_attempt": run, **memory_run(args, store, work, feature_bytes, per_worker,
+                                                      f"{label}, max_train_rows={int(suggested.group(1)):,}",
+                                                      max_train_rows=int(suggested.group(1)))}
+            run["max_train_rows"] = int(suggested.group(1))
+        report["runs"][label] = run
     return report
 
 
-def memory_run(args, store: str, work: str, feature_bytes: int, per_worker: int, label: str) -> dict[str, object]:
+def memory_run(args, store: str, work: str, feature_bytes: int, per_worker: int, label: str,
+               max_train_rows: int | None = None) -> dict[str, object]:
     report: dict[str, object] = {"worker_memory_limit": per_worker, "total_worker_memory": 2 * per_worker,
                                  "dataset_over_total_memory": round(feature_bytes / (2 * per_worker), 3)}
     stages: dict[str, float] = {}
     outputs: dict[str, object] = {}
 
     def run_workflow():
-        wf = workflow(store, os.path.join(work, "memory-pred.zarr"), args.memory_rounds, args.memory_max_iter)
+        wf = workflow(store, os.path.join(work, "memory-pred.zarr"), args.memory_rounds, args.memory_max_iter,
+                      max_train_rows)
         compiled = wf.compile()  # run stage by stage to know how far it got if it fails
         outputs.update(compiled.run(client, on_stage_done=lambda step, out, s: stages.update({step.stage.name: s})))
 
@@ -246,22 +254,21 @@ def main() -> None:
     parser.add_argument("--chunk-rows", type=int, default=50_000)
     parser.add_argument("--rounds", type=int, default=50)
     parser.add_argument("--max-iter", type=int, default=100)
-    parser.add_argument("--memory-gb", type=float, default=1.5, help="feature bytes of the memory-test dataset")
+    parser.add_argument("--worker-memory-mb", type=int, default=700,
+                        help="memory limit of each of the 2 workers in the memory test (data = 2x their total)")
     parser.add_argument("--memory-rounds", type=int, default=20)
     parser.add_argument("--memory-max-iter", type=int, default=20)
     parser.add_argument("--memory-timeout", type=float, default=240.0)
     parser.add_argument("--stall-seconds", type=float, default=30.0,
                         help="give up once every worker has been paused this long")
     parser.add_argument("--no-warm-up", dest="warm_up", action="store_false")
-    parser.add_argument("--worker-baseline-mb", type=int, default=320,
-                        help="added to each worker's limit in the second memory run")
     parser.add_argument("--skip-time", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
     args = parser.parse_args()
     if args.quick:
         args.base_rows, args.chunk_rows, args.rounds, args.max_iter, args.warm_up = 10_000, 5_000, 5, 5, False
-        args.memory_gb, args.memory_rounds, args.memory_max_iter, args.memory_timeout = 0.02, 5, 3, 30.0
+        args.worker_memory_mb, args.memory_rounds, args.memory_max_iter, args.memory_timeout = 1024, 5, 3, 30.0
     work = tempfile.mkdtemp(prefix="bench-scale-")
     try:
         scale = None if args.skip_time else time_part(args, work)
@@ -278,12 +285,16 @@ def main() -> None:
               "| paused polls | peak memory / limit | spilled | stages done |")
         print("|---|---:|---|---:|---:|---:|---:|---|---:|---|")
         for label, run in memory["runs"].items():
+            if run.get("max_train_rows"):
+                label = f"{label} (xgboost max_train_rows={run['max_train_rows']:,})"
             print(f"| {label}: 2 x {run['worker_memory_limit'] / 2**20:.0f} MiB | {run['dataset_over_total_memory']}x "
                   f"| {run['outcome']} | {run['seconds']:.1f} | {run['memory_restarts']} "
                   f"| {run['unexpected_worker_removals']} | {run['polls_with_a_paused_worker']}/{run['polls']} "
                   f"| {', '.join(f'{v:.2f}' for v in run['peak_worker_memory_fraction'].values())} "
                   f"| {run['peak_spilled_to_disk_bytes'] / 2**20:.0f} MiB | {', '.join(run['stage_times_s']) or '-'} |")
         for label, run in memory["runs"].items():
+            if run.get("first_attempt"):
+                print(f"  {label}: first attempt stopped before training: {run['first_attempt']['error']}")
             if run["error"]:
                 print(f"  {label}: error: {run['error']}")
             if run.get("blend_auc"):

@@ -136,3 +136,14 @@ def test_max_train_rows_trains_on_a_seeded_sample(client, clf_store):
     xgb = dc.XGBoostModel(src, name="xgb", rounds=5, max_train_rows=500)
     result = dc.run(dc.Workflow("s", [dc.Evaluate([xgb])]), client, progress=False)
     assert result.metrics["xgb"]["auc"] > 0.5
+
+
+def test_workers_too_small_to_run_anything_are_refused_up_front(clf_store):
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, memory_limit="350MiB", dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        wf = dc.Workflow("tiny", [dc.XGBoostModel(dc.ZarrSource(clf_store), rounds=2)])
+        with pytest.raises(UnplaceableError, match=r"has memory_limit 350 MiB: it pauses at 80 % \(280 MiB\).*"
+                                                   r"would wait forever\. Fix: give every worker a memory_limit of at least 500 MiB"):
+            dc.run(wf, client, progress=False)

@@ -20,6 +20,7 @@ from distributed import Client
 
 from daskcollab._errors import UnplaceableError
 from daskcollab.compile._annotations import stage_annotations
+from daskcollab.models._memory import check_worker_memory
 from daskcollab.workflow._context import StageContext
 from daskcollab.workflow._stage import Stage
 from daskcollab.workflow._workflow import Workflow
@@ -52,6 +53,7 @@ class CompiledWorkflow:
         show_progress: bool = False,
         on_stage_done: Callable[[CompiledStage, Any, float], None] | None = None,
     ) -> dict[str, Any]:
+        check_worker_memory(client)
         outputs: dict[str, Any] = {}
         for i, step in enumerate(self.steps, 1):
             check_placeable(client, step)

@@ -45,10 +45,44 @@ def check_training_fits(client: Client, X: da.Array, stage: str) -> None:
     if need <= free:
         return
     rows = sum(X.chunks[0])
-    fitting_rows = max(1, int(rows * max(free, 0) / need))
+    if free <= 0:
+        raise DataError(
+            f"stage {stage!r}, field 'resources': the workers have no memory left to train in: the tightest is "
+            f"already within {USABLE_FRACTION:.0%} of its memory limit (a worker with dask, xgboost, dask-ml and "
+            f"zarr loaded uses about {LIBRARY_FOOTPRINT / 2**20:.0f} MiB). Fix: give workers more memory"
+        )
+    fitting_rows = _round_down(0.9 * rows * free / need)  # margin: a seeded sample's size varies a little
     raise DataError(
         f"stage {stage!r}, field 'max_train_rows': the {rows:,} training rows ({X.nbytes / 2**30:.2f} GiB) do not "
         f"fit in worker memory: each of {len(headroom)} workers would need about {need / 2**30:.2f} GiB to train, "
-        f"the tightest has {max(free, 0) / 2**30:.2f} GiB free below its pause threshold. "
+        f"the tightest has {free / 2**30:.2f} GiB free below its pause threshold. "
         f"Fix: set max_train_rows={fitting_rows} (a seeded sample), or add workers or memory"
     )
+
+
+def check_worker_memory(client: Client) -> None:
+    """Refuse to start on workers too small to run any task (they would pause and wait forever).
+
+    distributed pauses a worker at 80 % of its memory limit; a worker with daskcollab's libraries
+    loaded already uses about ``LIBRARY_FOOTPRINT``.
+    """
+    from daskcollab._errors import UnplaceableError
+
+    needed = LIBRARY_FOOTPRINT + 100 * 2**20
+    for address, w in client.scheduler_info(n_workers=-1)["workers"].items():
+        limit = w.get("memory_limit") or 0
+        if 0 < limit and 0.8 * limit < needed:
+            raise UnplaceableError(
+                f"worker {address!r} has memory_limit {limit / 2**20:.0f} MiB: it pauses at 80 % "
+                f"({0.8 * limit / 2**20:.0f} MiB), and a worker with dask, xgboost, dask-ml and zarr loaded "
+                f"uses about {LIBRARY_FOOTPRINT / 2**20:.0f} MiB, so it could run no task and the workflow would "
+                f"wait forever. Fix: give every worker a memory_limit of at least {needed / 0.8 / 2**20:.0f} MiB"
+            )
+
+
+def _round_down(x: float) -> int:
+    """Round down to three significant digits (a readable suggestion)."""
+    if x < 1000:
+        return max(1, int(x))
+    scale = 10 ** (len(str(int(x))) - 3)
+    return int(x // scale * scale)
