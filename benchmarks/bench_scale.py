@@ -50,10 +50,12 @@ TARGETS = {4: 4.4, 10: 11.0}
 PARAMS = {"max_depth": 6, "eta": 0.1, "subsample": 0.8}
 
 
-def workflow(store: str, out: str, rounds: int, max_iter: int, max_train_rows: int | None = None) -> dc.Workflow:
+def workflow(store: str, out: str, rounds: int, max_iter: int, max_train_rows: dict | None = None) -> dc.Workflow:
+    limits = max_train_rows or {}
     src = dc.ZarrSource(store, name="source", split=dc.RowSplit(validation=0.2, test=0.2, seed=0), persist=None)
-    xgb = dc.XGBoostModel(src, name="xgb", params=PARAMS, rounds=rounds, max_train_rows=max_train_rows)
-    lin = dc.LinearModel(dc.Standardize(src, name="scaled"), name="logreg", max_iter=max_iter)
+    xgb = dc.XGBoostModel(src, name="xgb", params=PARAMS, rounds=rounds, max_train_rows=limits.get("xgb"))
+    lin = dc.LinearModel(dc.Standardize(src, name="scaled"), name="logreg", max_iter=max_iter,
+                         max_train_rows=limits.get("logreg"))
     blend = dc.Blend([xgb, lin], name="blend")
     return dc.Workflow("scale", [dc.Evaluate([xgb, lin, blend], name="evaluate"),
                                  dc.ZarrSink([blend], name="sink", path=out, overwrite=True)])
@@ -185,13 +187,18 @@ def memory_part(args, work: str) -> dict[str, object]:
     report: dict[str, object] = {"rows": rows, "feature_bytes": feature_bytes, "rounds": args.memory_rounds,
                                  "max_iter": args.memory_max_iter, "timeout_s": args.memory_timeout, "runs": {}}
     for label, per_worker in configs.items():
+        limits: dict[str, int] = {}
+        refusals = []
         run = memory_run(args, store, work, feature_bytes, per_worker, label)
-        suggested = re.search(r"max_train_rows=(\d+)", run.get("error") or "")
-        if suggested:  # daskcollab refused to train on more than fits: follow its advice once
-            run = {"first_attempt": run, **memory_run(args, store, work, feature_bytes, per_worker,
-                                                      f"{label}, max_train_rows={int(suggested.group(1)):,}",
-                                                      max_train_rows=int(suggested.group(1)))}
-            run["max_train_rows"] = int(suggested.group(1))
+        # daskcollab refuses to train a model on more rows than fit, naming the stage and a max_train_rows:
+        # follow that advice (once per model stage) and run again
+        while (advice := re.search(r"stage '([^']+)', field 'max_train_rows'.*max_train_rows=(\d+)",
+                                   run.get("error") or "")) and advice.group(1) not in limits:
+            refusals.append(run["error"])
+            limits[advice.group(1)] = int(advice.group(2))
+            run = memory_run(args, store, work, feature_bytes, per_worker, f"{label}, max_train_rows={limits}",
+                             max_train_rows=dict(limits))
+        run.update({"refused_first": refusals, "max_train_rows": limits})
         report["runs"][label] = run
     return report
 
@@ -286,15 +293,15 @@ def main() -> None:
         print("|---|---:|---|---:|---:|---:|---:|---|---:|---|")
         for label, run in memory["runs"].items():
             if run.get("max_train_rows"):
-                label = f"{label} (xgboost max_train_rows={run['max_train_rows']:,})"
+                label = f"{label} (max_train_rows {run['max_train_rows']})"
             print(f"| {label}: 2 x {run['worker_memory_limit'] / 2**20:.0f} MiB | {run['dataset_over_total_memory']}x "
                   f"| {run['outcome']} | {run['seconds']:.1f} | {run['memory_restarts']} "
                   f"| {run['unexpected_worker_removals']} | {run['polls_with_a_paused_worker']}/{run['polls']} "
                   f"| {', '.join(f'{v:.2f}' for v in run['peak_worker_memory_fraction'].values())} "
                   f"| {run['peak_spilled_to_disk_bytes'] / 2**20:.0f} MiB | {', '.join(run['stage_times_s']) or '-'} |")
         for label, run in memory["runs"].items():
-            if run.get("first_attempt"):
-                print(f"  {label}: first attempt stopped before training: {run['first_attempt']['error']}")
+            for refusal in run.get("refused_first", []):
+                print(f"  {label}: an attempt stopped before training: {refusal}")
             if run["error"]:
                 print(f"  {label}: error: {run['error']}")
             if run.get("blend_auc"):

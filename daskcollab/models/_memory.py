@@ -31,17 +31,17 @@ def worker_headroom(client: Client) -> list[float]:
     return out
 
 
-def check_training_fits(client: Client, X: da.Array, stage: str) -> None:
+def check_training_fits(client: Client, X: da.Array, stage: str, *, peak_factor: float = TRAINING_PEAK_FACTOR) -> None:
     """Raise :class:`DataError` when the training rows cannot fit in the workers' memory.
 
-    Each worker needs about ``TRAINING_PEAK_FACTOR`` x its share of ``X`` on top of what it
+    Each worker needs about ``peak_factor`` x its share of ``X`` on top of what it
     already uses (at least ``LIBRARY_FOOTPRINT``); the check uses the tightest worker.
     """
     headroom = worker_headroom(client)
     if not headroom:
         return
     free = min(headroom)
-    need = TRAINING_PEAK_FACTOR * X.nbytes / len(headroom)
+    need = peak_factor * X.nbytes / len(headroom)
     if need <= free:
         return
     rows = sum(X.chunks[0])

@@ -36,14 +36,21 @@ class _ModelStage(Stage):
     data: Stage
     _: KW_ONLY
     task: Task | str = Task.CLASSIFICATION
+    max_train_rows: int | None = None
 
     kind: ClassVar[StageKind] = StageKind.MODEL
+    #: Peak worker memory while training, as a multiple of the worker's share of the training rows.
+    memory_factor: ClassVar[float] = 2.5
 
     def validate(self) -> None:
         super().validate()
         self._require_stage("data", self.data, (StageKind.SOURCE, StageKind.PREPROCESS))
         if self.task not in tuple(Task) and self.task not in {t.value for t in Task}:
             self._fail("task", f"one of {[t.value for t in Task]!r}", self.task, 'task="classification"')
+        if self.max_train_rows is not None and (
+            not isinstance(self.max_train_rows, int) or isinstance(self.max_train_rows, bool) or self.max_train_rows < 1
+        ):
+            self._fail("max_train_rows", "a positive integer or None", self.max_train_rows, "max_train_rows=1_000_000")
 
     def run(self, ctx: StageContext, data: Dataset) -> Predictions:
         task = Task(self.task)
@@ -54,6 +61,18 @@ class _ModelStage(Stage):
         return Predictions(task, pred, data, fitted, fitted.describe())
 
     def _fit(self, ctx: StageContext, X: da.Array, y: da.Array, task: Task) -> FittedModel:
+        """Train on ``(X, y)``: sampled down to ``max_train_rows``, after checking it fits in memory."""
+        n_rows = sum(X.chunks[0])
+        if self.max_train_rows is not None and n_rows > self.max_train_rows:
+            sample = RowSample(self.max_train_rows / n_rows, seed=0, chunks=X.chunks[0])
+            X, y = sample_rows(X, sample), sample_rows(y, sample)
+            check_training_fits(ctx.client, X, self.name, peak_factor=self.memory_factor)
+            X, y = ctx.persist(X, y)  # read the source once, not once per training iteration
+        else:
+            check_training_fits(ctx.client, X, self.name, peak_factor=self.memory_factor)
+        return self._train(ctx, X, y, task)
+
+    def _train(self, ctx: StageContext, X: da.Array, y: da.Array, task: Task) -> FittedModel:
         raise NotImplementedError  # pragma: no cover
 
     def _local_model(self, task: Task) -> LocalModel | None:
@@ -81,7 +100,8 @@ class XGBoostModel(_ModelStage):
         Train on a seeded random sample of at most this many training rows. xgboost.dask
         loads every worker's share of the training rows into its memory at once; when they
         would not fit, the stage stops before training with a :class:`DataError` that
-        suggests a value for this field, instead of letting workers be killed.
+        suggests a value for this field, instead of letting workers be killed. (Every model
+        stage has this field.)
 
     Examples
     --------
@@ -91,7 +111,6 @@ class XGBoostModel(_ModelStage):
     params: Mapping[str, Any] = field(default_factory=dict)
     rounds: int = 100
     device: str = "cpu"
-    max_train_rows: int | None = None
 
     type_name: ClassVar[str] = "xgboost"
 
@@ -107,19 +126,10 @@ class XGBoostModel(_ModelStage):
             self._fail("rounds", "a positive integer", self.rounds, "rounds=100")
         if self.device not in _DEVICES:
             self._fail("device", f"one of {_DEVICES!r}", self.device, 'device="cpu"')
-        if self.max_train_rows is not None and (
-            not isinstance(self.max_train_rows, int) or isinstance(self.max_train_rows, bool) or self.max_train_rows < 1
-        ):
-            self._fail("max_train_rows", "a positive integer or None", self.max_train_rows, "max_train_rows=1_000_000")
 
-    def _fit(self, ctx, X, y, task):
+    def _train(self, ctx, X, y, task):
         from daskcollab.models._xgboost import train_xgboost
 
-        n_rows = sum(X.chunks[0])
-        if self.max_train_rows is not None and n_rows > self.max_train_rows:
-            sample = RowSample(self.max_train_rows / n_rows, seed=0, chunks=X.chunks[0])
-            X, y = sample_rows(X, sample), sample_rows(y, sample)
-        check_training_fits(ctx.client, X, self.name)
         return train_xgboost(ctx.client, X, y, task=task, params=self.params, rounds=self.rounds, device=self.device)
 
     def _local_model(self, task: Task) -> LocalModel | None:
@@ -142,6 +152,8 @@ class LinearModel(_ModelStage):
     max_iter: int = 100
 
     type_name: ClassVar[str] = "linear"
+    #: dask-glm persists the training rows and its per-iteration intermediates.
+    memory_factor: ClassVar[float] = 2.0
 
     def validate(self) -> None:
         super().validate()
@@ -150,7 +162,7 @@ class LinearModel(_ModelStage):
         if not isinstance(self.max_iter, int) or isinstance(self.max_iter, bool) or self.max_iter < 1:
             self._fail("max_iter", "a positive integer", self.max_iter, "max_iter=100")
 
-    def _fit(self, ctx, X, y, task):
+    def _train(self, ctx, X, y, task):
         from daskcollab.models._linear import train_linear
 
         return train_linear(X, y, task=task, C=float(self.C), max_iter=self.max_iter)

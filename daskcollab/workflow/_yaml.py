@@ -71,7 +71,7 @@ _FIELDS: dict[str, dict[str, Any]] = {
                 "rounds": {"type": "integer", "minimum": 1}, "device": {"enum": ["cpu", "cuda"]},
                 "max_train_rows": {"type": "integer", "minimum": 1}},
     "linear": {"data": _NAME, "task": _TASK, "C": {"type": "number", "exclusiveMinimum": 0},
-               "max_iter": {"type": "integer", "minimum": 1}},
+               "max_iter": {"type": "integer", "minimum": 1}, "max_train_rows": {"type": "integer", "minimum": 1}},
     "blend": {"models": _NAMES, "method": {"enum": [m.value for m in BlendMethod]},
               "folds": {"type": "integer", "minimum": 2},
               "local_fold_fraction": {"type": "number", "minimum": 0, "maximum": 1}},
