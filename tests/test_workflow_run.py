@@ -164,3 +164,26 @@ def test_stacking_fold_refits_side_by_side_match_distributed_refits(client, clf_
     assert "distributed: refitting 'xgb' on 3 folds (one distributed fit after another)" in printed
     # the same estimators, trained in-process or distributed, give equally good stacks
     assert abs(result.metrics["local"]["auc"] - result.metrics["distributed"]["auc"]) < 0.02
+
+
+def test_standardize_imputes_with_training_means_and_scales(client, tmp_path):
+    from daskcollab.workflow import StageContext
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(5.0, 3.0, size=(4_000, 3))
+    X[::7, 1] = np.nan
+    store = dc.write_zarr_dataset(tmp_path / "nan.zarr", X, (X[:, 0] > 5).astype("float32"), chunk_rows=500)
+    ctx = StageContext(client, "w", "s", False)
+    src = dc.ZarrSource(store, name="src", split=dc.ChunkSplit(train=(0, 6), validation=(6, 7), test=(7, None)))
+    data = src.run(ctx)
+    scaled = dc.Standardize(src).run(ctx, data)
+    out = scaled.X.compute()
+    train = out[:3_000]
+    assert not np.isnan(out).any()
+    np.testing.assert_allclose(train.mean(axis=0), 0.0, atol=1e-4)
+    # imputed cells sit at the training mean, i.e. exactly 0 after scaling
+    np.testing.assert_allclose(out[::7, 1], 0.0, atol=1e-5)
+    constant = dc.Standardize(src, impute="constant", fill_value=-100.0).run(ctx, data).X.compute()
+    # the filled cells become the column's lowest value (-100 lies far below every observed value)
+    np.testing.assert_allclose(constant[::7, 1], constant[:, 1].min())
+    assert constant[1, 1] > constant[0, 1] + 1

@@ -93,3 +93,27 @@ def test_schema_fields_match_stage_constructor_parameters():
     for type_name, cls in STAGE_TYPES.items():
         params = {f.name for f in dataclasses.fields(cls) if f.name != "_"} - common
         assert params == set(_FIELDS[type_name]), type_name
+
+
+def test_every_stage_type_loads_from_yaml(tmp_path):
+    text = """
+    name: zoo
+    stages:
+      - {name: old, type: zarr_source, path: old.zarr}
+      - {name: new, type: zarr_source, path: new.zarr, split: {chunks: {train: [0, 4], validation: [4, 5], test: [5, null]}}}
+      - {name: scaled, type: standardize, data: old, impute: constant, fill_value: 0}
+      - {name: sgd, type: incremental, data: scaled, estimator: sgd, params: {alpha: 0.001}, passes: 2}
+      - {name: rf, type: post_fit, data: scaled, estimator: random_forest, params: {n_estimators: 50}}
+      - {name: tuned, type: search, data: old, estimator: hist_gradient_boosting, grid: {max_depth: [3, 6]}, method: random, n_iter: 2}
+      - {name: xgb, type: xgboost, data: old, rounds: 10, max_train_rows: 1000}
+      - {name: again, type: update, model: xgb, data: new, rounds: 5}
+      - {name: loaded, type: saved_model, data: new, path: models/xgb}
+      - {name: stack, type: blend, models: [sgd, rf, tuned], method: stacking, folds: 3}
+      - {name: keep, type: model_sink, models: [xgb, rf], path: models}
+      - {name: ev, type: evaluate, models: [stack, again, loaded]}
+    """
+    wf = load_workflow(write(tmp_path, text))
+    assert {type(s).__name__ for s in wf.stages} == {
+        "ZarrSource", "Standardize", "IncrementalModel", "PostFitModel", "SearchModel", "XGBoostModel",
+        "UpdateModel", "SavedModel", "Blend", "ModelSink", "Evaluate"}
+    assert wf["again"].model is wf["xgb"] and wf["tuned"].grid == {"max_depth": [3, 6]}

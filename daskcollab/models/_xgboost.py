@@ -62,3 +62,16 @@ def _predict_block(block: np.ndarray, booster) -> np.ndarray:
     if block.shape[0] == 0:
         return np.empty((0,), dtype=np.float32)
     return np.asarray(booster.inplace_predict(block), dtype=np.float32)
+
+
+def update_xgboost(client: Client, fitted: XGBoostFitted, X: da.Array, y: da.Array, *, rounds: int) -> XGBoostFitted:
+    """Continue boosting ``fitted`` for ``rounds`` more rounds on new rows (``xgb_model=``)."""
+    import xgboost.dask as dxgb
+
+    params = {k: v for k, v in fitted.params.items() if k != "nthread"}
+    dtrain = dxgb.DaskQuantileDMatrix(client, X, y)
+    output = dxgb.train(client, params, dtrain, num_boost_round=rounds, xgb_model=fitted.booster)
+    booster = output["booster"]
+    booster.set_param({"nthread": 1})
+    [future] = client.scatter([booster], broadcast=True, hash=False)
+    return XGBoostFitted(fitted.task, booster, future, fitted.params)

@@ -3,7 +3,9 @@
 from daskcollab.workflow._context import StageContext
 from daskcollab.workflow._data_stages import Standardize, ZarrSink, ZarrSource
 from daskcollab.workflow._ensemble_stages import Blend, BlendMethod, Evaluate
+from daskcollab.workflow._lifecycle_stages import ModelSink, SavedModel, UpdateModel
 from daskcollab.workflow._model_stages import LinearModel, Predictions, XGBoostModel
+from daskcollab.workflow._sklearn_stages import IncrementalModel, PostFitModel, SearchModel
 from daskcollab.workflow._stage import Stage, StageKind
 from daskcollab.workflow._workflow import Workflow
 
@@ -11,12 +13,18 @@ __all__ = [
     "Blend",
     "BlendMethod",
     "Evaluate",
+    "IncrementalModel",
     "LinearModel",
+    "ModelSink",
+    "PostFitModel",
     "Predictions",
+    "SavedModel",
+    "SearchModel",
     "Stage",
     "StageContext",
     "StageKind",
     "Standardize",
+    "UpdateModel",
     "Workflow",
     "XGBoostModel",
     "ZarrSink",

@@ -98,13 +98,25 @@ class ZarrSource(Stage):
 
 @dataclass(eq=False)
 class Standardize(Stage):
-    """Impute missing values with the training mean, then scale to zero mean and unit variance.
+    """Impute missing values, then scale to zero mean and unit variance (dask-ml, fitted on the
+    training rows only).
 
-    Means and standard deviations come from the training rows only. The scaled copy is kept in
-    cluster memory when its input is.
+    Parameters
+    ----------
+    impute
+        ``"mean"`` (dask-ml ``SimpleImputer``; the training mean of each feature) or
+        ``"constant"`` (``fill_value``). dask-ml cannot take medians of dask arrays.
+    fill_value
+        Used with ``impute="constant"``.
+
+    The fitted statistics are applied chunk by chunk; the scaled copy is kept in cluster memory
+    when its input is.
     """
 
     data: Stage
+    _: KW_ONLY
+    impute: str = "mean"
+    fill_value: float = 0.0
 
     kind: ClassVar[StageKind] = StageKind.PREPROCESS
     type_name: ClassVar[str] = "standardize"
@@ -112,20 +124,34 @@ class Standardize(Stage):
     def validate(self) -> None:
         super().validate()
         self._require_stage("data", self.data, (StageKind.SOURCE, StageKind.PREPROCESS))
+        if self.impute not in ("mean", "constant"):
+            self._fail("impute", "'mean' or 'constant' (dask-ml imputes dask arrays only these ways)",
+                       self.impute, 'impute="mean"')
+        if not isinstance(self.fill_value, (int, float)) or isinstance(self.fill_value, bool):
+            self._fail("fill_value", "a number", self.fill_value, "fill_value=0.0")
 
     def run(self, ctx: StageContext, data: Dataset) -> Dataset:
+        from dask_ml.impute import SimpleImputer
+        from dask_ml.preprocessing import StandardScaler
+
         X_train, _ = data.part(Part.TRAIN)
-        mean, std = ctx.compute(da.nanmean(X_train, axis=0), da.nanstd(X_train, axis=0))
-        std = np.where(std > 0, std, 1.0)
-        X = data.X.map_blocks(_standardize_block, mean.astype(np.float32), std.astype(np.float32), dtype=np.float32)
+        imputer = SimpleImputer(strategy=self.impute, fill_value=self.fill_value).fit(X_train)
+        fill = np.asarray(imputer.statistics_, dtype=np.float32)
+        scaler = StandardScaler().fit(X_train.map_blocks(_impute_block, fill, dtype=np.float32))
+        mean = np.asarray(scaler.mean_, dtype=np.float32)
+        scale = np.asarray(scaler.scale_, dtype=np.float32)
+        X = data.X.map_blocks(_standardize_block, fill, mean, np.where(scale > 0, scale, 1.0), dtype=np.float32)
         if data.persisted:
             (X,) = ctx.persist(X)
         return data.with_features(X)
 
 
-def _standardize_block(block: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    out = np.where(np.isnan(block), mean, block)
-    return ((out - mean) / std).astype(np.float32)
+def _impute_block(block: np.ndarray, fill: np.ndarray) -> np.ndarray:
+    return np.where(np.isnan(block), fill, block).astype(np.float32)
+
+
+def _standardize_block(block: np.ndarray, fill: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    return ((_impute_block(block, fill) - mean) / scale).astype(np.float32)
 
 
 @dataclass(eq=False)

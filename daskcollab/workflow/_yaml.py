@@ -18,13 +18,17 @@ from daskcollab._errors import WorkflowFileError
 from daskcollab.data._split import ChunkSplit, RowSplit
 from daskcollab.workflow._data_stages import Standardize, ZarrSink, ZarrSource
 from daskcollab.workflow._ensemble_stages import Blend, BlendMethod, Evaluate
+from daskcollab.workflow._lifecycle_stages import ModelSink, SavedModel, UpdateModel
 from daskcollab.workflow._model_stages import LinearModel, XGBoostModel
+from daskcollab.workflow._sklearn_stages import IncrementalModel, PostFitModel, SearchModel
 from daskcollab.workflow._stage import Stage
 from daskcollab.workflow._workflow import Workflow
 
 #: Stage types a YAML file may name.
 STAGE_TYPES: dict[str, type[Stage]] = {
-    cls.type_name: cls for cls in (ZarrSource, Standardize, XGBoostModel, LinearModel, Blend, Evaluate, ZarrSink)
+    cls.type_name: cls
+    for cls in (ZarrSource, Standardize, XGBoostModel, LinearModel, IncrementalModel, PostFitModel, SearchModel,
+                SavedModel, UpdateModel, Blend, Evaluate, ZarrSink, ModelSink)
 }
 
 _NUMBER = {"type": "number"}
@@ -66,12 +70,24 @@ _FIELDS: dict[str, dict[str, Any]] = {
             },
         },
     },
-    "standardize": {"data": _NAME},
+    "standardize": {"data": _NAME, "impute": {"enum": ["mean", "constant"]}, "fill_value": _NUMBER},
     "xgboost": {"data": _NAME, "task": _TASK, "params": {"type": "object"},
                 "rounds": {"type": "integer", "minimum": 1}, "device": {"enum": ["cpu", "cuda"]},
                 "max_train_rows": {"type": "integer", "minimum": 1}},
     "linear": {"data": _NAME, "task": _TASK, "C": {"type": "number", "exclusiveMinimum": 0},
                "max_iter": {"type": "integer", "minimum": 1}, "max_train_rows": {"type": "integer", "minimum": 1}},
+    "incremental": {"data": _NAME, "task": _TASK, "estimator": _NAME, "params": {"type": "object"},
+                    "passes": {"type": "integer", "minimum": 1}, "max_train_rows": {"type": "integer", "minimum": 1}},
+    "post_fit": {"data": _NAME, "task": _TASK, "estimator": _NAME, "params": {"type": "object"},
+                 "max_train_rows": {"type": ["integer", "null"], "minimum": 1}},
+    "search": {"data": _NAME, "task": _TASK, "estimator": _NAME,
+               "grid": {"type": "object", "minProperties": 1, "additionalProperties": {"type": "array", "minItems": 1}},
+               "method": {"enum": ["grid", "random"]}, "n_iter": {"type": "integer", "minimum": 1},
+               "cv": {"type": "integer", "minimum": 2}, "max_train_rows": {"type": ["integer", "null"], "minimum": 1}},
+    "saved_model": {"data": _NAME, "path": {"type": "string", "minLength": 1}},
+    "update": {"model": _NAME, "data": _NAME, "rounds": {"type": "integer", "minimum": 1},
+               "passes": {"type": "integer", "minimum": 1}},
+    "model_sink": {"models": _NAMES, "path": {"type": "string", "minLength": 1}},
     "blend": {"models": _NAMES, "method": {"enum": [m.value for m in BlendMethod]},
               "folds": {"type": "integer", "minimum": 2},
               "local_fold_fraction": {"type": "number", "minimum": 0, "maximum": 1}},
@@ -80,8 +96,10 @@ _FIELDS: dict[str, dict[str, Any]] = {
                   "part": {"enum": ["all", "train", "validation", "test"]}, "overwrite": {"type": "boolean"}},
 }
 _REQUIRED = {"zarr_source": ["path"], "standardize": ["data"], "xgboost": ["data"], "linear": ["data"],
+             "incremental": ["data"], "post_fit": ["data"], "search": ["data", "grid"],
+             "saved_model": ["data", "path"], "update": ["model", "data"], "model_sink": ["models", "path"],
              "blend": ["models"], "evaluate": ["models"], "zarr_sink": ["models", "path"]}
-_REFERENCES = ("data", "models")
+_REFERENCES = ("data", "models", "model")
 
 
 def workflow_schema() -> dict[str, Any]:

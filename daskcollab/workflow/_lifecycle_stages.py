@@ -1,0 +1,123 @@
+"""Stages that keep models beyond one run: save them, load them, update them on new data."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import KW_ONLY, dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from daskcollab._errors import WorkflowError
+from daskcollab.data._dataset import Dataset, select_rows
+from daskcollab.data._split import Part
+from daskcollab.evaluation._metrics import score
+from daskcollab.models._files import load_model, save_model
+from daskcollab.models._fitted import Task
+from daskcollab.models._sklearn import SklearnFitted, update_incremental
+from daskcollab.models._xgboost import XGBoostFitted, update_xgboost
+from daskcollab.workflow._context import StageContext
+from daskcollab.workflow._data_stages import _require_models
+from daskcollab.workflow._model_stages import Predictions
+from daskcollab.workflow._stage import Stage, StageKind
+
+_DATA = (StageKind.SOURCE, StageKind.PREPROCESS)
+
+
+@dataclass(eq=False)
+class ModelSink(Stage):
+    """Save model stages' fitted models, one folder each (``<path>/<stage name>``), in safe formats
+    (xgboost UBJ, linear coefficients as JSON, scikit-learn estimators as skops)."""
+
+    models: Sequence[Stage]
+    _: KW_ONLY
+    path: str | os.PathLike = "models"
+
+    kind: ClassVar[StageKind] = StageKind.SINK
+    type_name: ClassVar[str] = "model_sink"
+
+    def validate(self) -> None:
+        super().validate()
+        _require_models(self, self.models)
+        for i, m in enumerate(self.models):
+            self._require_stage(f"models[{i}]", m, (StageKind.MODEL,))
+
+    def run(self, ctx: StageContext, *outputs: Predictions) -> str:
+        for stage, out in zip(self.models, outputs):
+            save_model(out.fitted, os.path.join(os.fspath(self.path), stage.name))
+        return os.fspath(self.path)
+
+
+@dataclass(eq=False)
+class SavedModel(Stage):
+    """A model saved earlier (by ``ModelSink``), predicting every row of ``data``."""
+
+    data: Stage
+    _: KW_ONLY
+    path: str | os.PathLike = ""
+
+    kind: ClassVar[StageKind] = StageKind.MODEL
+    type_name: ClassVar[str] = "saved_model"
+
+    def validate(self) -> None:
+        super().validate()
+        self._require_stage("data", self.data, _DATA)
+        if not os.fspath(self.path):
+            self._fail("path", "the folder of a saved model", self.path, 'path="models/xgb"')
+
+    def run(self, ctx: StageContext, data: Dataset) -> Predictions:
+        fitted = load_model(self.path, ctx.client)
+        (pred,) = ctx.persist(fitted.predict(data.X))
+        return Predictions(fitted.task, pred, data, fitted, {"loaded_from": os.fspath(self.path), **fitted.describe()})
+
+
+@dataclass(eq=False)
+class UpdateModel(Stage):
+    """Continue training a model on new rows and report its test metrics before and after.
+
+    ``model`` is an xgboost, incremental or saved model stage; ``data`` the new rows (a source
+    or preprocessing stage with its own split). xgboost adds ``rounds`` boosting rounds
+    (``xgb_model=`` continuation); incremental estimators run ``passes`` more ``partial_fit``
+    passes. The updated model predicts every row of ``data``.
+    """
+
+    model: Stage
+    data: Stage
+    _: KW_ONLY
+    rounds: int = 50
+    passes: int = 1
+
+    kind: ClassVar[StageKind] = StageKind.MODEL
+    type_name: ClassVar[str] = "update"
+
+    def validate(self) -> None:
+        super().validate()
+        self._require_stage("model", self.model, (StageKind.MODEL,))
+        self._require_stage("data", self.data, _DATA)
+        for name in ("rounds", "passes"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                self._fail(name, "a positive integer", value, f"{name}=10")
+
+    def run(self, ctx: StageContext, previous: Predictions, data: Dataset) -> Predictions:
+        fitted = previous.fitted
+        X_train, y_train = data.part(Part.TRAIN)
+        if isinstance(fitted, XGBoostFitted):
+            updated = update_xgboost(ctx.client, fitted, X_train, y_train, rounds=self.rounds)
+        elif isinstance(fitted, SklearnFitted) and hasattr(fitted.estimator, "partial_fit"):
+            updated = update_incremental(ctx.client, fitted, X_train, y_train, passes=self.passes)
+        else:
+            raise WorkflowError(
+                f"stage {self.name!r}, field 'model': {self.model.name!r} holds a {type(fitted).__name__}, which "
+                "cannot continue training. Fix: update an xgboost or incremental model"
+            )
+        before, after = (fitted.predict(data.X), updated.predict(data.X))
+        (after,) = ctx.persist(after)
+        y_test, p_before, p_after = ctx.compute(*(select_rows(a, data.split, Part.TEST) for a in (data.y, before, after)))
+        details = {
+            "before": score(fitted.task, np.asarray(y_test), p_before),
+            "after": score(fitted.task, np.asarray(y_test), p_after),
+            **updated.describe(),
+        }
+        return Predictions(Task(fitted.task), after, data, updated, details)
