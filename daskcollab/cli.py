@@ -4,6 +4,7 @@
 
     daskcollab run FILE.yaml [--scheduler ADDRESS] [--no-progress] [--json OUT]
     daskcollab validate FILE.yaml
+    daskcollab plan FILE.yaml [--pools POOLS.yaml]
     daskcollab data NAME PATH [--rows N] [--chunk-rows N]
     daskcollab schema
 
@@ -53,6 +54,13 @@ def _parser() -> argparse.ArgumentParser:
     data.add_argument("--rows", type=int, help="rows to generate (synthetic datasets only)")
     data.add_argument("--chunk-rows", type=int, help="rows per chunk")
     data.set_defaults(func=_data)
+
+    plan = sub.add_parser("plan", help="predict makespan and cost per placement mode and pool, before running")
+    plan.add_argument("file", help="workflow YAML file")
+    plan.add_argument("--pools", metavar="POOLS.yaml",
+                      help="YAML list of pools ({name, price-per-hour, speed, workers, resources}); default: "
+                           "config collab.placement.pools, else an example of three pools")
+    plan.set_defaults(func=_plan)
 
     schema = sub.add_parser("schema", help="print the JSON schema of workflow YAML files")
     schema.set_defaults(func=_schema)
@@ -104,6 +112,28 @@ def _data(args: argparse.Namespace) -> int:
             return 2
     path = builder(args.path, **options)
     print(f"wrote {args.name!r} to {path}")
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    import dask.config
+    import yaml
+
+    from daskcollab.compile._plan import workflow_plan_report
+    from daskcollab.placement import EXAMPLE_POOLS
+    from daskcollab.placement._pools import pool_from_mapping
+    from daskcollab.workflow._yaml import load_workflow
+
+    workflow = load_workflow(args.file)
+    if args.pools:
+        with open(args.pools) as f:
+            specs = yaml.safe_load(f) or []
+    else:
+        specs = dask.config.get("collab.placement.pools", default=[]) or []
+    pools = [pool_from_mapping(s) for s in specs] or list(EXAMPLE_POOLS)
+    if not specs:
+        print("(no pools given: planning on the example pools; pass --pools POOLS.yaml for yours)")
+    print(workflow_plan_report(workflow, pools))
     return 0
 
 

@@ -9,21 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from daskcollab._contract import ANNOTATION_KEY, pool_resource
 from daskcollab.workflow._stage import Stage
-
-ANNOTATION_KEY = "collab"
-
-
-def pool_resource(pool: str) -> str:
-    """The abstract resource that marks a worker as a member of ``pool``.
-
-    Examples
-    --------
-    >>> pool_resource("cpu-spot")
-    'pool-cpu-spot'
-    """
-    return f"pool-{pool}"
-
 
 def stage_annotations(
     workflow: str, stage: Stage, *, budget: float | None = None, deadline: float | None = None

@@ -1,0 +1,236 @@
+"""The placement plugin on real local clusters of pools (worker processes, TCP)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import dask
+import pytest
+from distributed import Client
+
+from daskcollab._errors import BudgetError, UnplaceableError
+from daskcollab.placement import (
+    PLUGIN_NAME,
+    CostModel,
+    PlacementPlugin,
+    Pool,
+    placement_report,
+    pool_resource,
+    save_cost_model,
+    start_local_pools,
+)
+
+POOLS = [
+    Pool("spot", price_per_hour=0.10, speed=1.0, workers=2),
+    Pool("fast", price_per_hour=0.40, speed=2.0, workers=1),
+    Pool("gpu", price_per_hour=2.50, speed=1.0, workers=1, resources={"GPU": 1}),
+]
+
+
+def sleepy(seconds, *deps):
+    t0 = time.perf_counter()
+    time.sleep(seconds)
+    return time.perf_counter() - t0
+
+
+@pytest.fixture(scope="module")
+def pools_cluster(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cm") / "cost-model.json"
+    with start_local_pools(POOLS, plugin=PlacementPlugin(cost_model_path=path)) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def client(pools_cluster):
+    with Client(pools_cluster) as client:
+        client.wait_for_workers(4, timeout=30)
+        yield client
+
+
+def install(client, **kwargs):
+    """Replace the scheduler's placement plugin (a fresh run: fresh ledger, cost model from disk)."""
+    if PLUGIN_NAME in client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.plugins)):
+        client.unregister_scheduler_plugin(PLUGIN_NAME)
+    client.register_plugin(PlacementPlugin(**kwargs))
+
+
+def pool_of_workers(client):
+    return {addr: w["name"].rsplit("-", 1)[0] for addr, w in client.scheduler_info()["workers"].items()}
+
+
+def stage(name, n, seconds, *, mode=None, **collab):
+    ann = {"workflow": "wf", "stage": name, "kind": "task", "work": seconds, **collab}
+    if mode:
+        ann["mode"] = mode
+    with dask.annotate(collab=ann):
+        return [dask.delayed(sleepy, pure=False)(seconds) for _ in range(n)]
+
+
+def test_pinned_and_planned_stages_run_on_their_pools(client, tmp_path):
+    install(client, cost_model_path=tmp_path / "cm.json", mode="cheapest")
+    where = pool_of_workers(client)
+    pinned = stage("pinned", 6, 0.1, pool="fast")
+    with dask.annotate(resources={pool_resource("fast"): 1}):
+        pinned_f = client.compute(pinned)
+    planned_f = client.compute(stage("planned", 8, 0.1))
+    client.gather(pinned_f + planned_f)
+    report = placement_report(client)
+    ran = {k: where[v[0]] for k, v in report["ran_on"].items()}
+    assert {ran[f.key] for f in pinned_f} == {"fast"}
+    # cheapest mode: the whole planned stage on the cheap pool (plain Dask spreads over all 4 workers)
+    assert {ran[f.key] for f in planned_f} == {"spot"}
+    assert {report["placements"][str(f.key)] for f in planned_f} == {"spot"}
+    reasons = {(d["stage"], d["pool"], d["reason"]) for d in report["decisions"]}
+    assert ("pinned", "fast", "pinned") in reasons and ("planned", "spot", "plan") in reasons
+
+
+def test_tasks_without_annotation_or_with_worker_restrictions_are_left_alone(client, tmp_path):
+    install(client, cost_model_path=tmp_path / "cm.json", mode="cheapest")
+    gpu_addr = next(a for a, p in pool_of_workers(client).items() if p == "gpu")
+    plain = client.submit(sleepy, 0.01, pure=False)
+    with dask.annotate(collab={"workflow": "wf", "stage": "xgb", "kind": "model", "work": 0.01}):
+        pinned = client.submit(sleepy, 0.01, workers=[gpu_addr], pure=False)
+    client.gather([plain, pinned])
+
+    def restrictions(dask_scheduler, keys):
+        return {k: (dask_scheduler.tasks[k].resource_restrictions, dask_scheduler.tasks[k].worker_restrictions) for k in keys}
+
+    r = client.run_on_scheduler(restrictions, keys=[plain.key, pinned.key])
+    assert r[plain.key] == (None, None)
+    assert r[pinned.key] == (None, {gpu_addr})
+    assert client.who_has(pinned)[pinned.key] == (gpu_addr,)
+
+
+@pytest.mark.parametrize("with_dependency", [False, True])
+def test_unplaceable_resources_fail_within_one_second(client, tmp_path, with_dependency):
+    install(client, cost_model_path=tmp_path / "cm.json")
+    slow = dask.delayed(sleepy, pure=False)(3.0)
+    with dask.annotate(resources={"TPU": 1}, collab={"workflow": "wf", "stage": "train", "kind": "model", "work": 1}):
+        x = dask.delayed(sleepy, pure=False)(0.01, *([slow] if with_dependency else []))
+    t0 = time.perf_counter()
+    fut = client.compute(x)
+    with pytest.raises(UnplaceableError, match=r"stage 'train', field 'resources'.*\{'TPU': 1\}.*pools available: fast .*gpu .*'GPU'.*spot "):
+        fut.result(timeout=10)
+    assert time.perf_counter() - t0 < 1.0
+
+
+def test_unknown_pool_fails_fast_and_names_the_pool(client, tmp_path):
+    install(client, cost_model_path=tmp_path / "cm.json")
+    with dask.annotate(resources={pool_resource("tpu-pod"): 1}):
+        x = stage("embed", 1, 0.01, pool="tpu-pod")[0]
+        t0 = time.perf_counter()
+        fut = client.compute(x)
+    with pytest.raises(UnplaceableError, match=r"stage 'embed'.*pool 'tpu-pod'.*pools available: fast"):
+        fut.result(timeout=10)
+    assert time.perf_counter() - t0 < 1.0
+    # a pool the plugin was told about (declared, no workers yet) does not fail fast
+    install(client, cost_model_path=tmp_path / "cm.json", pools=[{"name": "tpu-pod", "price-per-hour": 9.0}],
+            no_worker_timeout="1.5s")
+    with dask.annotate(resources={pool_resource("tpu-pod"): 1}):
+        fut = client.compute(stage("embed", 1, 0.01, pool="tpu-pod")[0])
+    time.sleep(1.0)
+    assert fut.status == "pending"
+    # ... but it does not wait forever either: the no-worker timeout errs it
+    with pytest.raises(UnplaceableError, match=r"waited \d+ s \(no-worker-timeout\).*pool 'tpu-pod'"):
+        fut.result(timeout=10)
+
+
+def test_money_accounting_matches_busy_seconds_times_price(client, tmp_path):
+    install(client, cost_model_path=tmp_path / "cm.json", mode="fastest")
+    where = pool_of_workers(client)
+    futs = client.compute(stage("acct", 12, 0.15))
+    durations = client.gather(futs)
+    report = placement_report(client)
+    busy = {}
+    for f, d in zip(futs, durations):
+        pool = where[report["ran_on"][f.key][0]]
+        busy[pool] = busy.get(pool, 0.0) + d
+    prices = {p.name: p.price_per_hour for p in POOLS}
+    assert len(busy) >= 2  # fastest mode spreads over pools
+    for pool, seconds in busy.items():
+        assert report["busy_seconds_by_pool"][pool] == pytest.approx(seconds, rel=0.05, abs=0.01)
+        assert report["cost_by_pool"][pool] == pytest.approx(seconds * prices[pool] / 3600, rel=0.05)
+    assert report["cost"] == pytest.approx(sum(report["cost_by_pool"].values()))
+    assert report["cost_by_stage"]["acct"] == pytest.approx(report["cost"])
+
+
+def test_cost_model_learns_across_runs(client, tmp_path):
+    path = tmp_path / "cm.json"
+    install(client, cost_model_path=path, mode="cheapest")
+    # run 1: the stage's cost estimate is 30x too low (0.01 s per task claimed, 0.3 s real)
+    with dask.annotate(collab={"workflow": "wf", "stage": "learn", "kind": "task", "cost": 0.04}):
+        run1 = [dask.delayed(sleepy, pure=False)(0.3) for _ in range(4)]
+    client.gather(client.compute(run1))
+    first = [d for d in placement_report(client)["decisions"] if d["stage"] == "learn"]
+    assert sum(d["estimated_work"] for d in first) == pytest.approx(0.04)
+    assert save_cost_model(client) == str(path)
+    assert "learn" in json.dumps(json.loads(path.read_text()))
+    learned = CostModel.load(path).estimate("learn", "sleepy", None, 0.01)
+    assert 0.25 < learned < 0.5
+    # run 2: a fresh plugin (as after a scheduler restart) loads the file and plans with what it saw
+    install(client, cost_model_path=path, mode="cheapest")
+    with dask.annotate(collab={"workflow": "wf", "stage": "learn", "kind": "task", "cost": 0.04}):
+        run2 = [dask.delayed(sleepy, pure=False)(0.3) for _ in range(4)]
+    client.gather(client.compute(run2))
+    second = [d for d in placement_report(client)["decisions"] if d["stage"] == "learn"]
+    assert sum(d["estimated_work"] for d in second) == pytest.approx(4 * learned, rel=0.01)
+
+
+def test_budget_and_deadline(client, tmp_path):
+    install(client, cost_model_path=tmp_path / "cm.json", on_budget_miss="fail")
+    t0 = time.perf_counter()
+    futs = client.compute(stage("costly", 4, 0.05, budget=1e-12))
+    with pytest.raises(BudgetError, match=r"stage 'costly', field 'budget': budget \$1e-12 but the balanced plan costs"):
+        client.gather(futs)
+    assert time.perf_counter() - t0 < 1.0
+    # warn (default): the run completes, the miss is recorded for the report
+    install(client, cost_model_path=tmp_path / "cm.json")
+    client.gather(client.compute(stage("late", 2, 0.05, deadline=1e-6)))
+    misses = [d for d in placement_report(client)["decisions"] if d["reason"] == "budget"]
+    assert misses and "deadline 1e-06 s" in misses[0]["message"]
+    # a generous budget is met and nothing is recorded as a miss
+    install(client, cost_model_path=tmp_path / "cm.json")
+    client.gather(client.compute(stage("fine", 2, 0.05, budget=100.0)))
+    report = placement_report(client)
+    assert report["budget"] == 100.0 and report["over_budget"] is False
+    assert not [d for d in report["decisions"] if d["reason"] == "budget"]
+
+
+def test_replans_when_a_pool_loses_its_workers(tmp_path):
+    pools = [Pool("spot", 0.10, 1.0, workers=1), Pool("fast", 0.40, 2.0, workers=1)]
+    with start_local_pools(pools, plugin=PlacementPlugin(cost_model_path=tmp_path / "cm.json", mode="cheapest")) as cluster:
+        with Client(cluster) as client:
+            client.wait_for_workers(2, timeout=30)
+            where = pool_of_workers(client)
+            spot = next(a for a, p in where.items() if p == "spot")
+            futs = client.compute(stage("work", 8, 0.2))
+            time.sleep(0.5)  # a couple of tasks ran on spot
+            client.retire_workers([spot], close_workers=True)
+            client.gather(futs, errors="raise")  # completes: nothing stranded in no-worker
+            report = placement_report(client)
+            assert any(d["reason"] == "replan" and d["pool"] == "fast" for d in report["decisions"])
+            assert "fast" in {where.get(v[0]) for v in report["ran_on"].values()}
+
+
+@pytest.mark.slow
+def test_benchmark_quick_smoke():
+    import pathlib
+    import subprocess
+    import sys
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    start = time.time()
+    proc = subprocess.run([sys.executable, str(root / "benchmarks" / "bench_placement.py"), "--quick"],
+                          capture_output=True, text=True, timeout=90, cwd=root)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    path = root / "benchmarks" / "results" / "placement_quick.json"
+    assert path.stat().st_mtime >= start - 1
+    data = json.loads(path.read_text())
+    runs = data["workflows"]["montage"]["runs"]
+    assert set(runs) == {"dask-default", "fastest", "cheapest", "balanced"}
+    assert all(r["makespan_s"] > 0 and r["cost"] > 0 for r in runs.values())
+    # the plugin's own ledger and the tasks' self-reported busy seconds agree on money
+    for mode in ("fastest", "cheapest", "balanced"):
+        assert runs[mode]["plugin_cost"] == pytest.approx(runs[mode]["cost"], rel=0.05)
+    assert {"us_per_task", "wall_ratio"} <= data["overhead"]["checks"].keys()
