@@ -70,12 +70,33 @@ def run(
 @contextlib.contextmanager
 def _client(client: Client | None, show: bool) -> Iterator[Client]:
     if client is not None:
+        _install_page(client, show)
         yield client
         return
     with local_cluster() as cluster, Client(cluster) as c:
-        if show and c.dashboard_link:
-            print(f"Dask dashboard: {c.dashboard_link}", flush=True)
+        _install_page(c, show)
         yield c
+
+
+def _install_page(client: Client, show: bool) -> None:
+    """Add the daskcollab page to the scheduler's dashboard (needs daskcollab on the scheduler)."""
+    from daskcollab.dashboard import dashboard_url
+
+    try:
+        client.run_on_scheduler(_install_on_scheduler)
+    except Exception as exc:  # e.g. daskcollab not importable on a remote scheduler
+        if show:
+            print(f"(daskcollab dashboard page not installed on the scheduler: {exc})", flush=True)
+        return
+    url = dashboard_url(client)
+    if show and url:
+        print(f"Dask dashboard: {client.dashboard_link}  daskcollab page: {url}", flush=True)
+
+
+def _install_on_scheduler(dask_scheduler) -> str:
+    from daskcollab.dashboard import install_dashboard
+
+    return install_dashboard(dask_scheduler)
 
 
 def local_cluster(**overrides: Any) -> LocalCluster:

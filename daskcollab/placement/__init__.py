@@ -87,5 +87,8 @@ __all__ = [
               help="Default objective (config collab.placement.mode).")
 @click.option("--cost-model-path", default=None, help="Learned cost model file (config collab.placement.cost-model-path).")
 def dask_setup(scheduler: Any, placement_mode: str | None, cost_model_path: str | None) -> None:
-    """Scheduler preload entry point: install :class:`PlacementPlugin`."""
+    """Scheduler preload entry point: install :class:`PlacementPlugin` and the dashboard page."""
+    from daskcollab.dashboard import install_dashboard
+
     scheduler.add_plugin(PlacementPlugin(mode=placement_mode, cost_model_path=cost_model_path))
+    install_dashboard(scheduler)
