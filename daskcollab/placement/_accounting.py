@@ -90,18 +90,13 @@ class Ledger:
     ) -> None:
         """Account one finished task: ``duration`` busy seconds on a worker of ``pool``."""
         cost = duration * price_per_hour / 3600.0
-        p = self.by_pool.get(pool or UNANNOTATED)
-        if p is None:
-            p = self.by_pool[pool or UNANNOTATED] = _Totals()
-        p.tasks += 1
-        p.busy_seconds += duration
-        p.cost += cost
-        s = self.by_stage.get(stage or UNANNOTATED)
-        if s is None:
-            s = self.by_stage[stage or UNANNOTATED] = _Totals()
-        s.tasks += 1
-        s.busy_seconds += duration
-        s.cost += cost
+        for table, name in ((self.by_pool, pool), (self.by_stage, stage)):
+            totals = table.get(name or UNANNOTATED)
+            if totals is None:
+                totals = table[name or UNANNOTATED] = _Totals()
+            totals.tasks += 1
+            totals.busy_seconds += duration
+            totals.cost += cost
         if len(self.ran_on) < self.max_tasks:
             self.ran_on[key] = (worker or "", pool)
 
