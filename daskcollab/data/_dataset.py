@@ -20,7 +20,8 @@ from daskcollab.data._split import Part, RowFolds, RowSample, SplitPlan
 class Dataset:
     """Features ``X`` (n, f), labels ``y`` (n,), and the split plan over their row chunks.
 
-    ``persisted`` tells whether ``X`` is held in cluster memory or re-read from its source.
+    ``persisted`` tells whether ``X`` is held in cluster memory or re-read from its source;
+    ``binary_labels`` whether the labels are all 0 or 1, with both present.
     """
 
     X: da.Array
@@ -28,6 +29,7 @@ class Dataset:
     split: SplitPlan
     feature_names: tuple[str, ...]
     persisted: bool = True
+    binary_labels: bool = True
 
     def part(self, part: Part | str) -> tuple[da.Array, da.Array]:
         """Rows of one split part as ``(X, y)``, chunk for chunk (no data is read now)."""

@@ -86,14 +86,18 @@ class ZarrSource(Stage):
         keep = self.persist if self.persist is not None else X.nbytes <= 0.5 * sum(worker_headroom(ctx.client))
         if keep:
             X, y = ctx.persist(X, y)
-        if np.issubdtype(y.dtype, np.floating):
-            (n_nan,) = ctx.compute(da.isnan(y).sum())
-            if n_nan:
-                raise DataError(
-                    f"stage {self.name!r}, field 'labels': {int(n_nan)} NaN labels in {self.labels!r}. "
-                    "Fix: drop or impute rows with missing labels before writing the store"
-                )
-        return Dataset(X, y, data.split, data.feature_names, persisted=keep)
+        # one pass over the labels: NaNs are an error; are they binary 0/1 (both present)?
+        n_nan, only_01, has_0, has_1 = ctx.compute(
+            da.isnan(y).sum() if np.issubdtype(y.dtype, np.floating) else 0,
+            ((y == 0) | (y == 1)).all(), (y == 0).any(), (y == 1).any(),
+        )
+        if n_nan:
+            raise DataError(
+                f"stage {self.name!r}, field 'labels': {int(n_nan)} NaN labels in {self.labels!r}. "
+                "Fix: drop or impute rows with missing labels before writing the store"
+            )
+        return Dataset(X, y, data.split, data.feature_names, persisted=keep,
+                       binary_labels=bool(only_01 and has_0 and has_1))
 
 
 @dataclass(eq=False)

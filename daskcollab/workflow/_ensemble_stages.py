@@ -147,14 +147,34 @@ def out_of_fold_predictions(stage: Blend, ctx: StageContext, inputs: Sequence[Pr
             X_fit, y_fit = select_fold(X_train, folds, k, held_out=False), select_fold(y_train, folds, k, held_out=False)
             X_new = select_fold(X_train, folds, k, held_out=True)
             if side_by_side:
-                n_new = sum(X_new.chunks[0])
-                pred = dask.delayed(fit_predict_local, pure=True)(local, X_fit, y_fit, X_new)
-                held_out.append(da.from_delayed(pred, shape=(n_new,), dtype=np.float32).rechunk((X_new.chunks[0],)))
+                held_out.append(dask.delayed(fit_predict_local, pure=True)(local, X_fit, y_fit, X_new))
             else:
                 held_out.append(model._fit(ctx, X_fit, y_fit, out.task).predict(X_new))
-        columns.append(_merge_folds(folds, held_out))
+        if side_by_side:
+            # run the K fits now, side by side; merge from their results (never refit per chunk)
+            columns.append(_merge_fold_vectors(folds, ctx.client.compute(held_out)))
+        else:
+            columns.append(_merge_folds(folds, held_out))
     (oof,) = ctx.persist(stack_predictions(columns))
     return oof
+
+
+def _merge_fold_vectors(folds: RowFolds, vectors: Sequence) -> da.Array:
+    """Like :func:`_merge_folds`, from one vector per fold (its held-out rows, chunk after chunk)."""
+    offsets = [np.concatenate([[0], np.cumsum(folds.counts(k, True))]) for k in range(folds.k)]
+    pieces = [
+        da.from_delayed(
+            dask.delayed(_merge_chunk_from_vectors)(folds, i, offsets, *vectors),
+            shape=(n,), dtype=np.float32, meta=np.empty((0,), np.float32),
+        )
+        for i, n in enumerate(folds.chunks)
+    ]
+    return da.concatenate(pieces)
+
+
+def _merge_chunk_from_vectors(folds: RowFolds, chunk_index: int, offsets, *vectors: np.ndarray) -> np.ndarray:
+    i = chunk_index
+    return _merge_chunk(folds, i, *(v[o[i]:o[i + 1]] for v, o in zip(vectors, offsets)))
 
 
 

@@ -55,7 +55,7 @@ class _ModelStage(Stage):
     def run(self, ctx: StageContext, data: Dataset) -> Predictions:
         task = Task(self.task)
         X_train, y_train = data.part(Part.TRAIN)
-        check_labels(y_train, task, self.name)
+        check_labels(data, task, self.name)
         fitted = self._fit(ctx, X_train, y_train, task)
         (pred,) = ctx.persist(fitted.predict(data.X))
         return Predictions(task, pred, data, fitted, fitted.describe())
