@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import dask.array as da
 import numpy as np
 from distributed import Client, Future
 
+from daskcollab._errors import WorkflowError
 from daskcollab.models._fitted import Task
 
 
@@ -45,17 +46,42 @@ def train_xgboost(
     rounds: int,
     device: str,
 ) -> XGBoostFitted:
-    """Train with ``xgboost.dask.train`` on a ``DaskQuantileDMatrix`` of the training rows."""
+    """Train with ``xgboost.dask.train`` on a ``DaskQuantileDMatrix`` of the training rows.
+
+    ``device="cuda"`` is passed to xgboost as the booster's ``device`` (the workers need a GPU;
+    request ``resources={"GPU": 1}`` on the stage); see :func:`xgboost_params`.
+    """
     import xgboost.dask as dxgb  # import xgboost does not import xgboost.dask
 
-    objective = "binary:logistic" if task is Task.CLASSIFICATION else "reg:squarederror"
-    full_params = {"objective": objective, "tree_method": "hist", "device": device, **params}
+    full_params = xgboost_params(Task(task), params, device)
     dtrain = dxgb.DaskQuantileDMatrix(client, X, y)
     output = dxgb.train(client, full_params, dtrain, num_boost_round=rounds)
     booster = output["booster"]
     booster.set_param({"nthread": 1})
     [future] = client.scatter([booster], broadcast=True, hash=False)
     return XGBoostFitted(task, booster, future, full_params)
+
+
+#: Where xgboost trains: ``"cuda"`` (or ``"cuda:<ordinal>"``) needs workers with a GPU.
+Device = Literal["cpu", "cuda"]
+
+
+def xgboost_params(task: Task, params: Mapping[str, Any], device: str) -> dict[str, Any]:
+    """The booster parameters ``train_xgboost`` hands to ``xgboost.dask.train``.
+
+    The objective follows ``task``; ``tree_method="hist"`` unless ``params`` sets one; ``device``
+    overrides any ``device`` in ``params``.
+
+    Examples
+    --------
+    >>> xgboost_params(Task.REGRESSION, {"max_depth": 4}, "cuda")["device"]
+    'cuda'
+    """
+    if not isinstance(device, str) or not (device in ("cpu", "cuda") or device.startswith("cuda:")):
+        raise WorkflowError(f"train_xgboost: field 'device': expected 'cpu', 'cuda' or 'cuda:<n>', got {device!r}. "
+                            "Fix: device='cpu' (or 'cuda' on GPU workers)")
+    objective = "binary:logistic" if task is Task.CLASSIFICATION else "reg:squarederror"
+    return {"objective": objective, "tree_method": "hist", **dict(params), "device": device}
 
 
 def _predict_block(block: np.ndarray, booster) -> np.ndarray:
@@ -65,8 +91,15 @@ def _predict_block(block: np.ndarray, booster) -> np.ndarray:
 
 
 def update_xgboost(client: Client, fitted: XGBoostFitted, X: da.Array, y: da.Array, *, rounds: int) -> XGBoostFitted:
-    """Continue boosting ``fitted`` for ``rounds`` more rounds on new rows (``xgb_model=``)."""
+    """Continue boosting ``fitted`` for ``rounds`` more rounds on new rows (``xgb_model=``).
+
+    The new booster holds the old trees plus ``rounds`` new ones; ``fitted`` is unchanged.
+    """
     import xgboost.dask as dxgb
+
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+        raise WorkflowError(f"update_xgboost: field 'rounds': expected a positive integer, got {rounds!r}. "
+                            "Fix: rounds=20")
 
     params = {k: v for k, v in fitted.params.items() if k != "nthread"}
     dtrain = dxgb.DaskQuantileDMatrix(client, X, y)

@@ -61,15 +61,16 @@ class _ModelStage(Stage):
         return Predictions(task, pred, data, fitted, fitted.describe())
 
     def _fit(self, ctx: StageContext, X: da.Array, y: da.Array, task: Task) -> FittedModel:
-        """Train on ``(X, y)``: sampled down to ``max_train_rows``, after checking it fits in memory."""
+        """Train on ``(X, y)``: sampled down to ``max_train_rows``, checked to fit in worker memory,
+        then persisted once for the trainer."""
         n_rows = sum(X.chunks[0])
         if self.max_train_rows is not None and n_rows > self.max_train_rows:
             sample = RowSample(self.max_train_rows / n_rows, seed=0, chunks=X.chunks[0])
             X, y = sample_rows(X, sample), sample_rows(y, sample)
-            check_training_fits(ctx.client, X, self.name, peak_factor=self.memory_factor)
-            X, y = ctx.persist(X, y)  # read the source once, not once per training iteration
-        else:
-            check_training_fits(ctx.client, X, self.name, peak_factor=self.memory_factor)
+        check_training_fits(ctx.client, X, self.name, peak_factor=self.memory_factor)
+        # select (and read, if the source is not in memory) the training rows once, not once per
+        # training iteration: dask-ml's lbfgs computes over them at every step
+        X, y = ctx.persist(X, y)
         return self._train(ctx, X, y, task)
 
     def _train(self, ctx: StageContext, X: da.Array, y: da.Array, task: Task) -> FittedModel:

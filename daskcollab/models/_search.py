@@ -1,0 +1,214 @@
+"""Hyperparameter searches with dask-ml ``GridSearchCV`` / ``RandomizedSearchCV``.
+
+Each (candidate, fold) fit is a Dask task on the cluster; the best candidate is refitted on all
+the (sampled) training rows and becomes a chunk-wise predicting model.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+import dask.array as da
+from distributed import Client
+
+from daskcollab._errors import WorkflowError
+from daskcollab.models._fitted import Task
+from daskcollab.models._postfit import (
+    POSTFIT_ESTIMATORS,
+    PostFitFitted,
+    default_client,
+    gather_training_rows,
+    make_estimator,
+    sample_training_rows,
+    scatter_estimator,
+)
+
+
+class SearchMethod(str, Enum):
+    """How candidates are chosen: every combination, or ``n_iter`` random ones."""
+
+    GRID = "grid"
+    RANDOM = "random"
+
+
+#: dask-ml's incremental searches: they fail on dask >= 2025.3 (dask/dask-ml#1016, open).
+_BROKEN = ("hyperband", "successive_halving", "incremental")
+
+DEFAULT_SCORING = {Task.CLASSIFICATION: "roc_auc", Task.REGRESSION: "neg_root_mean_squared_error"}
+
+
+@dataclass
+class SearchResult:
+    """The best candidate of a search, as a model, with the search's summary.
+
+    Also a :class:`~daskcollab.models.FittedModel` itself (``task``, ``predict``, ``describe``
+    delegate to :attr:`model`).
+
+    Attributes
+    ----------
+    model
+        The best estimator, refitted on all (sampled) training rows, predicting chunk-wise.
+    best_params_
+        The winning candidate's parameters.
+    best_score_
+        Its mean cross-validated score (higher is better; errors are negated).
+    scoring
+        The scikit-learn scorer name.
+    cv_results
+        One dict per candidate, best first: ``params``, ``mean_test_score``, ``std_test_score``,
+        ``rank``, ``mean_fit_time``.
+    """
+
+    model: PostFitFitted
+    best_params_: dict[str, Any]
+    best_score_: float
+    scoring: str
+    cv_results: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def task(self) -> Task:
+        return self.model.task
+
+    def predict(self, X: da.Array) -> da.Array:
+        return self.model.predict(X)
+
+    def describe(self) -> dict[str, object]:
+        return {**self.model.describe(), "best_params": self.best_params_, "best_score": round(self.best_score_, 6),
+                "scoring": self.scoring, "candidates": self.cv_results[:5]}
+
+
+def _check_method(method: str, stage: str) -> SearchMethod:
+    if str(method).lower() in _BROKEN:
+        raise WorkflowError(
+            f"stage {stage!r}, field 'method': {method!r} is not available: dask-ml's incremental searches "
+            "(HyperbandSearchCV, SuccessiveHalvingSearchCV, IncrementalSearchCV) fail on dask >= 2025.3 with "
+            "'asynchronous Client in a synchronous context' (dask/dask-ml#1016, open). "
+            "Fix: method='random' with n_iter= a budget of candidates"
+        )
+    try:
+        return SearchMethod(method)
+    except ValueError:
+        raise WorkflowError(f"stage {stage!r}, field 'method': expected one of {[m.value for m in SearchMethod]!r}, "
+                            f"got {method!r}. Fix: method='grid'") from None
+
+
+def _check_scoring(scoring: str | None, task: Task, stage: str) -> str:
+    if scoring is None:
+        return DEFAULT_SCORING[task]
+    from sklearn.metrics import get_scorer_names
+
+    names = sorted(get_scorer_names())
+    if scoring not in names:
+        close = difflib.get_close_matches(str(scoring), names, n=3)
+        hint = f"did you mean {close!r}? " if close else ""
+        raise WorkflowError(f"stage {stage!r}, field 'scoring': unknown scikit-learn scorer {scoring!r}; {hint}"
+                            f"Fix: scoring={DEFAULT_SCORING[task]!r} (or another name from "
+                            "sklearn.metrics.get_scorer_names())")
+    return scoring
+
+
+def _check_grid(grid: Mapping[str, Sequence], stage: str) -> dict[str, list]:
+    if not isinstance(grid, Mapping) or not grid or not all(
+        isinstance(v, (list, tuple)) and len(v) > 0 for v in grid.values()
+    ):
+        raise WorkflowError(f"stage {stage!r}, field 'grid': expected a mapping of parameter name to a non-empty "
+                            f"list of values, got {grid!r}. Fix: grid={{'max_depth': [4, 8]}}")
+    return {k: list(v) for k, v in grid.items()}
+
+
+def search(
+    X: da.Array,
+    y: da.Array,
+    *,
+    task: Task | str,
+    estimator: str,
+    grid: Mapping[str, Sequence],
+    method: SearchMethod | str = SearchMethod.GRID,
+    n_iter: int = 10,
+    cv: int = 3,
+    scoring: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    max_train_rows: int | None = 100_000,
+    client: Client | None = None,
+    seed: int = 0,
+    stage: str = "search",
+) -> SearchResult:
+    """Search ``grid`` for a registered scikit-learn estimator; return the best as a model.
+
+    The (seeded sample of at most ``max_train_rows``) training rows are gathered once into this
+    process and handed to dask-ml's search, which fits every (candidate, fold) as a Dask task
+    on the cluster (``scheduler=client``) and refits the best on all the rows. Each estimator is
+    single-threaded, so the workers' threads are the parallelism; keep ``cv`` x candidates
+    moderate on small clusters.
+
+    Parameters
+    ----------
+    estimator
+        A registered name (``"random_forest"``, ``"hist_gradient_boosting"``, ``"sgd"``, ...).
+    grid
+        Parameter name to candidate values (names checked like ``params``).
+    method
+        ``"grid"`` (every combination) or ``"random"`` (``n_iter`` seeded samples).
+        ``"hyperband"`` raises: dask-ml's incremental searches fail on this Dask (dask-ml#1016).
+    cv
+        Folds (>= 2).
+    scoring
+        A scikit-learn scorer name; default ROC AUC (classification) or negative RMSE (regression).
+    params
+        Fixed parameters for every candidate.
+
+    Examples
+    --------
+    >>> res = search(X, y, task="classification", estimator="random_forest",
+    ...              grid={"max_depth": [2, 8]}, cv=3)  # doctest: +SKIP
+    >>> res.best_params_, res.predict(X_all)  # doctest: +SKIP
+    """
+    from dask_ml.model_selection import GridSearchCV, RandomizedSearchCV
+
+    from daskcollab.models._incremental import INCREMENTAL_ESTIMATORS
+    from daskcollab.models._params import check_params
+
+    task = Task(task)
+    method = _check_method(method, stage)
+    grid = _check_grid(grid, stage)
+    scoring = _check_scoring(scoring, task, stage)
+    for name, low in (("n_iter", 1), ("cv", 2)):
+        value = {"n_iter": n_iter, "cv": cv}[name]
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise WorkflowError(f"stage {stage!r}, field {name!r}: expected an integer >= {low}, got {value!r}. "
+                                f"Fix: {name}={max(low, 3)}")
+    registry = {**POSTFIT_ESTIMATORS, **INCREMENTAL_ESTIMATORS}
+    est = make_estimator(registry, estimator, params or {}, task, stage)
+    check_params(estimator, grid, stage, task=task, field="grid")
+
+    client = default_client(client)
+    if method is SearchMethod.GRID:
+        searcher = GridSearchCV(est, grid, cv=cv, scoring=scoring, scheduler=client, refit=True)
+    else:
+        n_candidates = math.prod(len(v) for v in grid.values())
+        searcher = RandomizedSearchCV(est, grid, n_iter=min(n_iter, n_candidates), cv=cv, scoring=scoring,
+                                      scheduler=client, random_state=seed, refit=True)
+    X_local, y_local = gather_training_rows(client, *sample_training_rows(X, y, max_train_rows, seed=seed))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Dask configuration key 'fuse_ave_width'", FutureWarning)
+        searcher.fit(X_local, y_local)
+
+    res = searcher.cv_results_
+    rows = [
+        {"params": dict(res["params"][i]), "mean_test_score": float(res["mean_test_score"][i]),
+         "std_test_score": float(res["std_test_score"][i]), "rank": int(res["rank_test_score"][i]),
+         "mean_fit_time": float(res["mean_fit_time"][i])}
+        for i in range(len(res["params"]))
+    ]
+    rows.sort(key=lambda r: (r["rank"], -r["mean_test_score"]))
+    best = searcher.best_estimator_
+    model = PostFitFitted(task, best, scatter_estimator(client, best),
+                          {**dict(params or {}), **dict(searcher.best_params_)},
+                          estimator_name=estimator, train_rows=int(len(y_local)))
+    return SearchResult(model, dict(searcher.best_params_), float(searcher.best_score_), scoring, rows)
