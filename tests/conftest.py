@@ -8,7 +8,7 @@ import pytest
 from distributed import Client, LocalCluster
 
 import daskcollab as dc
-from daskcollab.data._builders import sensor_block
+from testdata import make_classification_store, make_regression_store
 
 
 @pytest.fixture(scope="session")
@@ -23,19 +23,6 @@ def cluster():
 def client(cluster):
     with Client(cluster) as client:
         yield client
-
-
-def make_classification_store(path, rows=6_000, chunk_rows=1_000, seed=0):
-    """A small sensor-fusion style store (28 features, 0/1 label)."""
-    table = sensor_block(seed, 0, rows)
-    return dc.write_zarr_dataset(path, table[:, :-1], table[:, -1], chunk_rows=chunk_rows)
-
-
-def make_regression_store(path, rows=6_000, chunk_rows=1_000, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(rows, 6))
-    y = 2 * X[:, 0] - X[:, 1] + np.sin(3 * X[:, 2]) + 0.1 * rng.normal(size=rows)
-    return dc.write_zarr_dataset(path, X, y.astype("float32"), chunk_rows=chunk_rows)
 
 
 @pytest.fixture

@@ -110,7 +110,7 @@ def test_training_rows_that_cannot_fit_stop_before_training(tmp_path):
     """Workers that cannot hold their share of the training rows are not left to be killed."""
     from distributed import Client, LocalCluster
 
-    from conftest import make_classification_store
+    from testdata import make_classification_store
 
     # 2M x 28 float32 = 224 MB of training rows; 2 workers of 700 MiB (about 300 MiB go to libraries)
     store = make_classification_store(tmp_path / "big.zarr", rows=2_000_000, chunk_rows=250_000)

@@ -62,7 +62,7 @@ def test_unknown_estimator_and_parameter_names_are_caught_when_built(clf_store):
 
 
 def test_update_continues_training_and_reports_before_and_after(client, tmp_path):
-    from conftest import make_classification_store
+    from testdata import make_classification_store
 
     old = dc.ZarrSource(make_classification_store(tmp_path / "old.zarr", seed=1), name="old")
     new = dc.ZarrSource(make_classification_store(tmp_path / "new.zarr", seed=2), name="new")

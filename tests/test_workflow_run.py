@@ -63,7 +63,7 @@ def test_regression_workflow(client, reg_store):
 
 
 def test_blend_of_models_from_different_sources_is_refused(client, clf_store, tmp_path):
-    from conftest import make_classification_store
+    from testdata import make_classification_store
 
     other = make_classification_store(tmp_path / "other.zarr", rows=5_000)
     a = dc.XGBoostModel(dc.ZarrSource(clf_store, name="a"), name="xa", rounds=3)

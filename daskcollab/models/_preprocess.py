@@ -22,7 +22,7 @@ Impute = Literal["mean", "median"]
 _IMPUTE = ("mean", "median")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Preprocessor:
     """Fitted preprocessing: fill missing values, then standardise.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import CHUNK, make_data, score
+from modeldata import CHUNK, make_data, score
 
 from daskcollab._errors import WorkflowError
 from daskcollab.models._incremental import train_incremental, update_incremental
@@ -59,7 +59,8 @@ def test_update_refuses_an_estimator_without_partial_fit(client):
     X, y = make_data("classification")
     rf = train_postfit(X, y, task="classification", estimator="random_forest", params={"n_estimators": 5},
                        max_train_rows=None)
-    with pytest.raises(WorkflowError, match=r"stage 'update', field 'model': RandomForestClassifier has no partial_fit"):
+    with pytest.raises(WorkflowError, match=r"stage 'update', field 'model': RandomForestClassifier has no "
+                                            r"partial_fit"):
         update_incremental(rf, X, y)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import make_data
+from modeldata import make_data
 
 from daskcollab._errors import WorkflowError
 from daskcollab.models._search import SearchResult, search

@@ -1,0 +1,73 @@
+"""Parameter-name checks and the preprocessing adapter."""
+
+from __future__ import annotations
+
+import dask.array as da
+import numpy as np
+import pytest
+from modeldata import CHUNK, make_data
+
+from daskcollab._errors import DataError, WorkflowError
+from daskcollab.models._fitted import Task
+from daskcollab.models._params import check_params, valid_params
+from daskcollab.models._preprocess import Preprocessor, fit_preprocess
+
+
+def test_unknown_sklearn_parameter_names_stage_close_matches_and_valid_names():
+    with pytest.raises(WorkflowError, match=r"^stage 'sgd_stage', field 'params.alpah': unknown parameter 'alpah' for "
+                                            r"'sgd'; did you mean \['alpha'\]\? valid: \[.*'alpha'.*\]\. Fix: use one"):
+        check_params("sgd", {"alpha": 1e-4, "alpah": 1e-3}, "sgd_stage")
+    check_params("random_forest", {"class_weight": "balanced"}, "rf")
+    with pytest.raises(WorkflowError, match=r"'class_weight' for 'random_forest'"):  # regressors have none
+        check_params("random_forest", {"class_weight": "balanced"}, "rf", task=Task.REGRESSION)
+    with pytest.raises(WorkflowError, match=r"stage 'm', field 'estimator': unknown estimator 'random_forrest'; "
+                                            r"did you mean \['random_forest'\]\? registered: \["):
+        check_params("random_forrest", {}, "m")
+
+
+def test_unknown_xgboost_parameter_names_booster_parameters():
+    check_params("xgboost", {"eta": 0.1, "lambda": 1.0, "learning_rate": 0.1, "max_leaves": 31, "seed": 1,
+                             "n_jobs": 1, "max_cat_to_onehot": 4}, "xgb")
+    with pytest.raises(WorkflowError, match=r"stage 'xgb', field 'params.max_dpeth': unknown parameter 'max_dpeth' "
+                                            r"for 'xgboost'; did you mean \['max_depth'.*valid: \["):
+        check_params("xgboost", {"max_dpeth": 6}, "xgb")
+    # scikit-learn wrapper arguments that xgboost.train would silently ignore are not booster parameters
+    assert "n_estimators" not in valid_params("xgboost") and "eta" in valid_params("xgboost")
+
+
+@pytest.mark.parametrize("impute", ["mean", "median"])
+def test_preprocess_imputes_then_scales_chunk_wise(client, impute):
+    X, _ = make_data("regression", rows=2_000)
+    X_np = X.compute()
+    X_np[::7, 1] = np.nan
+    X_np[::11, 4] = np.nan
+    X = da.from_array(X_np, chunks=(CHUNK, X.shape[1]))
+    prep = fit_preprocess(X, scale=True, impute=impute)
+    expected_fill = np.nanmean(X_np, axis=0) if impute == "mean" else np.nanmedian(X_np, axis=0)
+    np.testing.assert_allclose(prep.fill, expected_fill, rtol=1e-5, atol=1e-6)
+    out = prep.transform(X)
+    assert out.chunks == X.chunks and out.dtype == np.float32
+    filled = np.where(np.isnan(X_np), expected_fill, X_np)
+    from sklearn.preprocessing import StandardScaler
+
+    np.testing.assert_allclose(out.compute(), StandardScaler().fit_transform(filled), rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(Preprocessor.from_dict(prep.to_dict()).transform(X).compute(), out.compute())
+
+
+def test_preprocess_scale_only_and_errors(client):
+    X, _ = make_data("classification", rows=1_000)
+    X_np = X.compute()
+    prep = fit_preprocess(X, scale=True, impute=None)
+    from dask_ml.preprocessing import StandardScaler
+
+    np.testing.assert_allclose(prep.transform(X).compute(), StandardScaler().fit(X).transform(X).compute(),
+                               rtol=1e-5, atol=1e-5)
+    with pytest.raises(WorkflowError, match=r"stage 'preprocess', field 'impute': expected one of \('mean', 'median'\) "
+                                            r"or None, got 'mode'"):
+        fit_preprocess(X, impute="mode")
+    X_np[:, 2] = np.nan
+    with pytest.raises(DataError, match=r"field 'impute': feature column\(s\) \[2\] have no value in the "
+                                        r"training rows"):
+        fit_preprocess(da.from_array(X_np, chunks=(CHUNK, X.shape[1])), impute="median")
+    with pytest.raises(DataError, match=r"preprocess: expected an array of shape \(n, 6\)"):
+        prep.transform(X[:, :3])
