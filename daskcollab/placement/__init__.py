@@ -20,7 +20,7 @@ import click
 
 from daskcollab.placement._accounting import Decision, Ledger, plan_report, summarize_plans
 from daskcollab.placement._local import placement_plugin, pool_worker_specs, start_local_pools
-from daskcollab.placement._standin import (
+from daskcollab.placement._planning import (
     Assignment,
     CostModel,
     LowerBounds,

@@ -17,7 +17,7 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from daskcollab.placement._standin import Mode, Objective, Pool, TaskSpec, lower_bounds, plan
+from daskcollab.placement._planning import Mode, Objective, Pool, TaskSpec, lower_bounds, plan
 
 UNANNOTATED = "(unannotated)"
 

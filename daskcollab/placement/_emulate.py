@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from daskcollab._errors import DaskCollabError, stage_message
-from daskcollab.placement._standin import TaskSpec
+from daskcollab.placement._planning import TaskSpec
 from daskcollab.placement._pools import METADATA_KEY
 
 RECIPES = ("montage", "epigenomics", "cycles", "seismology", "blast", "bwa", "genome", "soykb", "srasearch")

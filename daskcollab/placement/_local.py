@@ -15,7 +15,7 @@ from typing import Any
 from distributed import Nanny, Scheduler, SpecCluster
 
 from daskcollab._errors import DaskCollabError, stage_message
-from daskcollab.placement._standin import Pool
+from daskcollab.placement._planning import Pool
 from daskcollab.placement._plugin import PlacementPlugin
 from daskcollab.placement._pools import pool_from_mapping
 

@@ -44,7 +44,7 @@ from dask.utils import parse_timedelta
 from daskcollab._contract import ANNOTATION_KEY
 from daskcollab._errors import BudgetError, DaskCollabError, UnplaceableError, stage_message
 from daskcollab.placement._accounting import Decision, Ledger
-from daskcollab.placement._standin import CostModel, Mode, Objective, Pool, TaskSpec, plan
+from daskcollab.placement._planning import CostModel, Mode, Objective, Pool, TaskSpec, plan
 from daskcollab.placement._pools import (
     WorkerInfo,
     pool_from_mapping,

@@ -19,7 +19,7 @@ from typing import Any
 
 from daskcollab._contract import POOL_PREFIX, pool_resource  # noqa: F401  (re-exported)
 from daskcollab._errors import DaskCollabError, stage_message
-from daskcollab.placement._standin import Pool
+from daskcollab.placement._planning import Pool
 
 #: Quantity of the pool label a worker advertises; tasks ask for 1, so it never limits concurrency.
 POOL_LABEL_QUANTITY = 1_000_000
