@@ -389,8 +389,14 @@ class PlacementPlugin(SchedulerPlugin):
                 for s in specs
                 if s.key not in failed
             ]
-        # tasks pinned to a pool without live workers wait for it (the watchdog bounds the wait)
-        specs = [s for s in specs if s.pool is None or s.pool in live]
+        # tasks that only a pool without live workers can run (pinned to it, or asking for resources
+        # only a declared-but-empty pool has) wait for it; the watchdog bounds the wait
+        live_pools = list(live.values())
+
+        def runnable_now(s: TaskSpec) -> bool:
+            return s.pool in live if s.pool is not None else not missing_resources(s.resources, None, live_pools)
+
+        specs = [s for s in specs if runnable_now(s)]
         waiting_ok = {s.key for s in specs}
         specs = [
             TaskSpec(s.key, s.work, tuple(d for d in s.dependencies if d in waiting_ok), s.resources, s.priority, s.stage, s.pool)

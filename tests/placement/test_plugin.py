@@ -136,6 +136,24 @@ def test_unknown_pool_fails_fast_and_names_the_pool(client, tmp_path):
         fut.result(timeout=10)
 
 
+def test_resource_only_a_declared_empty_pool_has_waits_then_times_out(client, tmp_path):
+    # Regression: a TPU task (only the declared, empty 'tpu-pod' has TPU) used to make plan() raise
+    # inside update_graph. Now it waits (bounded by the no-worker timeout) while the rest runs.
+    install(client, cost_model_path=tmp_path / "cm.json", no_worker_timeout="1.5s",
+            pools=[{"name": "tpu-pod", "price-per-hour": 9.0, "resources": {"TPU": 1}}])
+    before = stage("prep", 2, 0.01)
+    with dask.annotate(resources={"TPU": 1}, collab={"workflow": "wf", "stage": "embed", "kind": "model", "work": 1}):
+        tpu = dask.delayed(sleepy, pure=False)(0.01, *before)
+    after = stage("report", 2, 0.01)
+    futs = client.compute([tpu, *before, *after])
+    client.gather(futs[1:])  # the tasks live pools can run finish
+    assert futs[0].status == "pending"
+    with pytest.raises(UnplaceableError, match=r"stage 'embed'.*waited \d+ s \(no-worker-timeout\).*'TPU'.*tpu-pod"):
+        futs[0].result(timeout=10)
+    decisions = placement_report(client)["decisions"]
+    assert {d["stage"] for d in decisions if d["reason"] == "plan"} >= {"prep", "report"}
+
+
 def test_money_accounting_matches_busy_seconds_times_price(client, tmp_path):
     install(client, cost_model_path=tmp_path / "cm.json", mode="fastest")
     where = pool_of_workers(client)
