@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,44 +16,10 @@ import dask.array as da
 import numpy as np
 from distributed import Client
 
-from daskcollab._errors import WorkflowError
+from daskcollab._errors import WorkflowError, stage_message
+from daskcollab.models._estimators import INCREMENTAL_ESTIMATORS, make_estimator
 from daskcollab.models._fitted import Task
-from daskcollab.models._postfit import default_client, make_estimator, predict_chunks, scatter_estimator
-from daskcollab.models._sklearn import SklearnFitted
-
-
-def _sgd(task: Task):
-    from sklearn.linear_model import SGDClassifier, SGDRegressor
-
-    if task is Task.CLASSIFICATION:
-        return SGDClassifier(loss="log_loss", random_state=0)
-    return SGDRegressor(random_state=0)
-
-
-def _passive_aggressive(task: Task):
-    # scikit-learn 1.8 deprecated PassiveAggressive*; these SGD settings are its documented equivalents
-    from sklearn.linear_model import SGDClassifier, SGDRegressor
-
-    if task is Task.CLASSIFICATION:
-        return SGDClassifier(loss="hinge", penalty=None, learning_rate="pa1", eta0=1.0, random_state=0)
-    return SGDRegressor(loss="epsilon_insensitive", penalty=None, learning_rate="pa1", eta0=1.0, random_state=0)
-
-
-def _naive_bayes(task: Task):
-    from sklearn.naive_bayes import GaussianNB
-
-    if task is not Task.CLASSIFICATION:
-        raise ValueError("'naive_bayes' (GaussianNB) is a classifier")
-    return GaussianNB()
-
-
-#: ``partial_fit`` estimators by the name YAML may use. ``"passive_aggressive"`` classification
-#: has no ``predict_proba``: it predicts the logistic of its decision function (not calibrated).
-INCREMENTAL_ESTIMATORS: dict[str, Callable[[Task], Any]] = {
-    "sgd": _sgd,
-    "passive_aggressive": _passive_aggressive,
-    "naive_bayes": _naive_bayes,
-}
+from daskcollab.models._sklearn_fitted import SklearnFitted, default_client, scatter_estimator
 
 
 @dataclass
@@ -65,10 +31,6 @@ class IncrementalFitted(SklearnFitted):
     passes: int = 0
     rows_seen: int = 0
 
-    def predict(self, X: da.Array) -> da.Array:
-        model = self.estimator_future if self.estimator_future is not None else self.estimator
-        return predict_chunks(X, model, self.task)
-
     def describe(self) -> dict[str, object]:
         return {"estimator": self.estimator_name, "passes": self.passes, "rows_seen": self.rows_seen,
                 **dict(self.details)}
@@ -76,8 +38,7 @@ class IncrementalFitted(SklearnFitted):
 
 def _check_passes(passes: int, stage: str) -> None:
     if isinstance(passes, bool) or not isinstance(passes, int) or passes < 1:
-        raise WorkflowError(f"stage {stage!r}, field 'passes': expected a positive integer, got {passes!r}. "
-                            "Fix: passes=3")
+        raise WorkflowError(stage_message(stage, "passes", f"expected a positive integer, got {passes!r}", "passes=3"))
 
 
 def _run_passes(estimator: Any, X: da.Array, y: da.Array, passes: int, fit_kwargs: Mapping[str, Any],
@@ -119,7 +80,7 @@ def train_incremental(
         ``"classification"`` (labels in ``classes``) or ``"regression"``.
     estimator
         ``"sgd"`` (logistic / squared loss), ``"passive_aggressive"`` or ``"naive_bayes"``
-        (classification only); see :data:`INCREMENTAL_ESTIMATORS`.
+        (classification only); see :data:`~daskcollab.models._estimators.INCREMENTAL_ESTIMATORS`.
     params
         The estimator's parameters (names checked first, with close matches in the error).
     passes
@@ -165,10 +126,11 @@ def update_incremental(
     """
     _check_passes(passes, stage)
     if not hasattr(fitted.estimator, "partial_fit"):
-        raise WorkflowError(
-            f"stage {stage!r}, field 'model': {type(fitted.estimator).__name__} has no partial_fit, so it cannot be "
-            f"updated with new rows. Fix: train with one of {sorted(INCREMENTAL_ESTIMATORS)!r}, or retrain"
-        )
+        raise WorkflowError(stage_message(
+            stage, "model",
+            f"{type(fitted.estimator).__name__} has no partial_fit, so it cannot be updated with new rows",
+            f"train with one of {sorted(INCREMENTAL_ESTIMATORS)!r}, or retrain",
+        ))
     classes = tuple(getattr(fitted, "classes", None) or getattr(fitted.estimator, "classes_", (0, 1)))
     kwargs = {"classes": np.asarray(classes)} if fitted.task is Task.CLASSIFICATION else {}
     estimator = _run_passes(fitted.estimator, X_new, y_new, passes, kwargs, seed)

@@ -1,18 +1,19 @@
 """Parameter names each model accepts, checked when a workflow is built (not mid-run).
 
 A misspelt parameter would otherwise be ignored with a warning (xgboost) or fail deep inside a
-worker (scikit-learn). :func:`check_params` turns it into a :class:`WorkflowError` naming the
-stage, the parameter, close matches and every valid name.
+worker (scikit-learn). :func:`check_param_names` turns it into a :class:`WorkflowError` naming
+the stage, the field, close matches and every valid name. The names of registered scikit-learn
+estimators come from their own ``get_params()`` (see ``_estimators``); the xgboost booster's from
+:func:`xgboost_param_names`.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from daskcollab._errors import WorkflowError
-from daskcollab.models._fitted import Task
+from daskcollab._errors import WorkflowError, stage_message
 
 #: Booster parameters from xgboost's parameter reference (general, tree booster, hist, categorical,
 #: dart, gblinear, learning task), for ``xgboost.train`` / ``xgboost.dask.train``.
@@ -51,84 +52,47 @@ def xgboost_param_names() -> list[str]:
     return sorted(XGBOOST_BOOSTER_PARAMS | wrapper | {"n_jobs"})
 
 
-def _registries() -> dict[str, Callable[[Task], Any]]:
-    from daskcollab.models._incremental import INCREMENTAL_ESTIMATORS
-    from daskcollab.models._postfit import POSTFIT_ESTIMATORS
-
-    return {**POSTFIT_ESTIMATORS, **INCREMENTAL_ESTIMATORS}
-
-
-def registered_estimators() -> list[str]:
-    """Every estimator name :func:`check_params` knows (``"xgboost"`` is the booster)."""
-    return sorted({"xgboost", *_registries()})
-
-
-def valid_params(estimator_name: str, *, task: Task = Task.CLASSIFICATION, stage: str = "model") -> list[str]:
-    """The parameter names ``estimator_name`` accepts for ``task`` (sorted).
-
-    ``"xgboost"`` means the booster trained by ``xgboost.dask``; every other name is a registered
-    scikit-learn estimator, whose names are its ``get_params(deep=False)`` keys.
-    """
-    if estimator_name == "xgboost":
-        return xgboost_param_names()
-    registry = _registries()
-    if estimator_name not in registry:
-        names = registered_estimators()
-        close = difflib.get_close_matches(str(estimator_name), names, n=3)
-        hint = f"did you mean {close!r}? " if close else ""
-        raise WorkflowError(
-            f"stage {stage!r}, field 'estimator': unknown estimator {estimator_name!r}; {hint}registered: "
-            f"{names!r}. Fix: use one of the registered names"
-        )
-    try:
-        est = registry[estimator_name](task)
-    except ValueError as exc:
-        raise WorkflowError(
-            f"stage {stage!r}, field 'estimator': {exc} (task {Task(task).value!r}). "
-            "Fix: choose an estimator for this task"
-        ) from exc
-    return sorted(est.get_params(deep=False))
-
-
-def check_params(
-    estimator_name: str,
-    params: Mapping[str, Any],
-    stage: str,
-    *,
-    task: Task = Task.CLASSIFICATION,
-    field: str = "params",
-) -> None:
-    """Raise :class:`WorkflowError` if ``params`` holds a name ``estimator_name`` does not accept.
+def check_param_names(params: Any, valid: Iterable[str], *, owner: str, stage: str, field: str = "params") -> None:
+    """Raise :class:`WorkflowError` if ``params`` is not a mapping or holds a name not in ``valid``.
 
     Parameters
     ----------
-    estimator_name
-        ``"xgboost"`` (booster parameters) or a registered scikit-learn estimator name.
     params
         Parameter names to values (for a search grid: names to candidate lists).
+    valid
+        The names the model accepts.
+    owner
+        The model, as the message names it (``"'sgd' (SGDClassifier)"``).
     stage
         The stage name, quoted first in the message.
-    task
-        Classification and regression estimators can differ (``class_weight``).
     field
         The stage field that holds ``params`` (``"params"`` or ``"grid"``).
 
     Examples
     --------
-    >>> check_params("sgd", {"alpah": 1e-4}, "sgd")  # doctest: +SKIP
+    >>> check_param_names({"alpah": 1e-4}, ["alpha"], owner="'sgd'", stage="sgd")  # doctest: +SKIP
     WorkflowError: stage 'sgd', field 'params.alpah': unknown parameter 'alpah' for 'sgd'; did you mean ['alpha']? ...
     """
     if not isinstance(params, Mapping):
-        raise WorkflowError(
-            f"stage {stage!r}, field {field!r}: expected a mapping of parameter names to values, got {params!r}. "
-            f'Fix: {field}={{"name": value}}'
-        )
-    valid = valid_params(estimator_name, task=task, stage=stage)
+        raise WorkflowError(stage_message(stage, field, f"expected a mapping of parameter names to values, got "
+                                                        f"{params!r}", f'{field}={{"name": value}}'))
+    valid = sorted(valid)
     for key in params:
         if key not in valid:
             close = difflib.get_close_matches(str(key), valid, n=3)
             hint = f"did you mean {close!r}? " if close else ""
-            raise WorkflowError(
-                f"stage {stage!r}, field '{field}.{key}': unknown parameter {key!r} for {estimator_name!r}; "
-                f"{hint}valid: {valid!r}. Fix: use one of the valid names"
-            )
+            raise WorkflowError(stage_message(
+                stage, f"{field}.{key}", f"unknown parameter {key!r} for {owner}; {hint}valid: {valid!r}",
+                "use one of the valid names",
+            ))
+
+
+def check_xgboost_params(params: Any, stage: str, *, field: str = "params") -> None:
+    """Raise :class:`WorkflowError` if ``params`` holds a name the xgboost booster does not know.
+
+    Examples
+    --------
+    >>> check_xgboost_params({"max_dpeth": 6}, "xgb")  # doctest: +SKIP
+    WorkflowError: stage 'xgb', field 'params.max_dpeth': unknown parameter 'max_dpeth' for the xgboost booster; ...
+    """
+    check_param_names(params, xgboost_param_names(), owner="the xgboost booster", stage=stage, field=field)

@@ -1,7 +1,7 @@
 """Imputation and standardisation fitted on the training rows, applied chunk by chunk.
 
 Statistics come from dask-ml (``SimpleImputer`` for the mean, ``StandardScaler``) or, for the
-median that dask-ml cannot compute on dask arrays, from a per-column ``nanmedian``. Fitting
+median that dask-ml cannot compute on dask arrays, from an exact per-column ``nanmedian``. Fitting
 computes only the per-feature statistics (f values each); :meth:`Preprocessor.transform` is
 one lazy ``map_blocks`` task per row chunk.
 """
@@ -16,10 +16,10 @@ import dask
 import dask.array as da
 import numpy as np
 
-from daskcollab._errors import DataError, WorkflowError
+from daskcollab._errors import DataError, WorkflowError, stage_message
 
-Impute = Literal["mean", "median"]
-_IMPUTE = ("mean", "median")
+Impute = Literal["mean", "median", "constant"]
+_IMPUTE = ("mean", "median", "constant")
 
 
 @dataclass(frozen=True, eq=False)
@@ -33,7 +33,7 @@ class Preprocessor:
     mean, scale
         Per-feature centre and scale (None: no scaling); ``scale`` is 1 for constant features.
     impute
-        ``"mean"``, ``"median"`` or None, as fitted.
+        ``"mean"``, ``"median"``, ``"constant"`` or None, as fitted.
     """
 
     fill: np.ndarray | None
@@ -78,7 +78,7 @@ def _transform_block(block: np.ndarray, fill: np.ndarray | None, mean: np.ndarra
 
 
 def fit_preprocess(X_train: da.Array, *, scale: bool = True, impute: Impute | None = None,
-                   stage: str = "preprocess") -> Preprocessor:
+                   fill_value: float = 0.0, stage: str = "preprocess") -> Preprocessor:
     """Fit imputation and/or standardisation on the training rows.
 
     Parameters
@@ -89,7 +89,10 @@ def fit_preprocess(X_train: da.Array, *, scale: bool = True, impute: Impute | No
         Standardise with dask-ml ``StandardScaler`` (fitted after imputation).
     impute
         ``"mean"`` (dask-ml ``SimpleImputer``), ``"median"`` (exact per-column median: each
-        feature's training values are brought into one task, so n x 8 bytes per task), or None.
+        feature's training values are brought into one task, so n x 8 bytes per task),
+        ``"constant"`` (``fill_value``) or None.
+    fill_value
+        The value ``impute="constant"`` fills in.
 
     Raises
     ------
@@ -104,8 +107,8 @@ def fit_preprocess(X_train: da.Array, *, scale: bool = True, impute: Impute | No
     >>> X_ready = prep.transform(X_all)  # doctest: +SKIP
     """
     if impute is not None and impute not in _IMPUTE:
-        raise WorkflowError(f"stage {stage!r}, field 'impute': expected one of {_IMPUTE!r} or None, got {impute!r}. "
-                            "Fix: impute='mean'")
+        raise WorkflowError(stage_message(stage, "impute", f"expected one of {_IMPUTE!r} or None, got {impute!r}",
+                                          "impute='mean'"))
     fill = None
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "All-NaN slice encountered", RuntimeWarning)
@@ -118,10 +121,13 @@ def fit_preprocess(X_train: da.Array, *, scale: bool = True, impute: Impute | No
             by_column = X_train.rechunk({0: -1, 1: 1})
             (fill,) = dask.compute(da.nanmedian(by_column, axis=0))
             fill = np.asarray(fill, dtype=np.float64)
+        elif impute == "constant":
+            fill = np.full(X_train.shape[1], float(fill_value))
     if fill is not None and np.isnan(fill).any():
         empty = np.flatnonzero(np.isnan(fill)).tolist()
-        raise DataError(f"stage {stage!r}, field 'impute': feature column(s) {empty!r} have no value in the training "
-                        f"rows, so there is no {impute} to fill with. Fix: drop those features or use more rows")
+        raise DataError(stage_message(stage, "impute", f"feature column(s) {empty!r} have no value in the training "
+                                                       f"rows, so there is no {impute} to fill with",
+                                      "drop those features or use more rows"))
     mean = std = None
     if scale:
         from dask_ml.preprocessing import StandardScaler

@@ -1,7 +1,7 @@
 """Hyperparameter searches with dask-ml ``GridSearchCV`` / ``RandomizedSearchCV``.
 
 Each (candidate, fold) fit is a Dask task on the cluster; the best candidate is refitted on all
-the (sampled) training rows and becomes a chunk-wise predicting model.
+the training rows and becomes a chunk-wise predicting model.
 """
 
 from __future__ import annotations
@@ -17,17 +17,11 @@ from typing import Any
 import dask.array as da
 from distributed import Client
 
-from daskcollab._errors import WorkflowError
+from daskcollab._errors import WorkflowError, stage_message
+from daskcollab.models._estimators import POSTFIT_ESTIMATORS, make_estimator
 from daskcollab.models._fitted import Task
-from daskcollab.models._postfit import (
-    POSTFIT_ESTIMATORS,
-    PostFitFitted,
-    default_client,
-    gather_training_rows,
-    make_estimator,
-    sample_training_rows,
-    scatter_estimator,
-)
+from daskcollab.models._postfit import PostFitFitted
+from daskcollab.models._sklearn_fitted import default_client, gather_training_rows, scatter_estimator
 
 
 class SearchMethod(str, Enum):
@@ -83,19 +77,20 @@ class SearchResult:
                 "scoring": self.scoring, "candidates": self.cv_results[:5]}
 
 
-def _check_method(method: str, stage: str) -> SearchMethod:
+def _check_method(method: SearchMethod | str, stage: str) -> SearchMethod:
     if str(method).lower() in _BROKEN:
-        raise WorkflowError(
-            f"stage {stage!r}, field 'method': {method!r} is not available: dask-ml's incremental searches "
-            "(HyperbandSearchCV, SuccessiveHalvingSearchCV, IncrementalSearchCV) fail on dask >= 2025.3 with "
-            "'asynchronous Client in a synchronous context' (dask/dask-ml#1016, open). "
-            "Fix: method='random' with n_iter= a budget of candidates"
-        )
+        raise WorkflowError(stage_message(
+            stage, "method",
+            f"{method!r} is not available: dask-ml's incremental searches (HyperbandSearchCV, "
+            "SuccessiveHalvingSearchCV, IncrementalSearchCV) fail on dask >= 2025.3 with 'asynchronous Client in a "
+            "synchronous context' (dask/dask-ml#1016, open)",
+            "method='random' with n_iter= a budget of candidates",
+        ))
     try:
         return SearchMethod(method)
     except ValueError:
-        raise WorkflowError(f"stage {stage!r}, field 'method': expected one of {[m.value for m in SearchMethod]!r}, "
-                            f"got {method!r}. Fix: method='grid'") from None
+        raise WorkflowError(stage_message(stage, "method", f"expected one of {[m.value for m in SearchMethod]!r}, got "
+                                                           f"{method!r}", "method='grid'")) from None
 
 
 def _check_scoring(scoring: str | None, task: Task, stage: str) -> str:
@@ -106,10 +101,10 @@ def _check_scoring(scoring: str | None, task: Task, stage: str) -> str:
     names = sorted(get_scorer_names())
     if scoring not in names:
         close = difflib.get_close_matches(str(scoring), names, n=3)
-        hint = f"did you mean {close!r}? " if close else ""
-        raise WorkflowError(f"stage {stage!r}, field 'scoring': unknown scikit-learn scorer {scoring!r}; {hint}"
-                            f"Fix: scoring={DEFAULT_SCORING[task]!r} (or another name from "
-                            "sklearn.metrics.get_scorer_names())")
+        hint = f"; did you mean {close!r}?" if close else ""
+        raise WorkflowError(stage_message(stage, "scoring", f"unknown scikit-learn scorer {scoring!r}{hint}",
+                                          f"scoring={DEFAULT_SCORING[task]!r} (or another name from "
+                                          "sklearn.metrics.get_scorer_names())"))
     return scoring
 
 
@@ -117,9 +112,37 @@ def _check_grid(grid: Mapping[str, Sequence], stage: str) -> dict[str, list]:
     if not isinstance(grid, Mapping) or not grid or not all(
         isinstance(v, (list, tuple)) and len(v) > 0 for v in grid.values()
     ):
-        raise WorkflowError(f"stage {stage!r}, field 'grid': expected a mapping of parameter name to a non-empty "
-                            f"list of values, got {grid!r}. Fix: grid={{'max_depth': [4, 8]}}")
+        raise WorkflowError(stage_message(stage, "grid", f"expected a mapping of parameter name to a non-empty list "
+                                                         f"of values, got {grid!r}", "grid={'max_depth': [4, 8]}"))
     return {k: list(v) for k, v in grid.items()}
+
+
+@dataclass(frozen=True)
+class SearchPlan:
+    """A checked search: the estimator (fixed parameters set), the grid, method and scorer."""
+
+    estimator: Any
+    grid: dict[str, list]
+    method: SearchMethod
+    scoring: str
+
+
+def check_search(*, task: Task | str, estimator: str, grid: Mapping[str, Sequence],
+                 method: SearchMethod | str = SearchMethod.GRID, n_iter: int = 10, cv: int = 3,
+                 scoring: str | None = None, params: Mapping[str, Any] | None = None,
+                 stage: str = "search") -> SearchPlan:
+    """Check the arguments of :func:`search` (the same names and defaults) before any data is
+    read; raise :class:`WorkflowError` naming the stage, the field and the fix."""
+    task = Task(task)
+    method = _check_method(method, stage)
+    grid = _check_grid(grid, stage)
+    scoring = _check_scoring(scoring, task, stage)
+    for name, value, low in (("n_iter", n_iter, 1), ("cv", cv, 2)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise WorkflowError(stage_message(stage, name, f"expected an integer >= {low}, got {value!r}",
+                                              f"{name}={max(low, 3)}"))
+    est = make_estimator(POSTFIT_ESTIMATORS, estimator, params or {}, task, stage, grid=grid)
+    return SearchPlan(est, grid, method, scoring)
 
 
 def search(
@@ -134,15 +157,14 @@ def search(
     cv: int = 3,
     scoring: str | None = None,
     params: Mapping[str, Any] | None = None,
-    max_train_rows: int | None = 100_000,
     client: Client | None = None,
     seed: int = 0,
     stage: str = "search",
 ) -> SearchResult:
     """Search ``grid`` for a registered scikit-learn estimator; return the best as a model.
 
-    The (seeded sample of at most ``max_train_rows``) training rows are gathered once into this
-    process and handed to dask-ml's search, which fits every (candidate, fold) as a Dask task
+    The training rows are gathered once into this process (sample them down first; ``SearchModel``
+    does, with ``max_train_rows``) and handed to dask-ml's search, which fits every (candidate, fold) as a Dask task
     on the cluster (``scheduler=client``) and refits the best on all the rows. Each estimator is
     single-threaded, so the workers' threads are the parallelism; keep ``cv`` x candidates
     moderate on small clusters.
@@ -171,30 +193,17 @@ def search(
     """
     from dask_ml.model_selection import GridSearchCV, RandomizedSearchCV
 
-    from daskcollab.models._incremental import INCREMENTAL_ESTIMATORS
-    from daskcollab.models._params import check_params
-
     task = Task(task)
-    method = _check_method(method, stage)
-    grid = _check_grid(grid, stage)
-    scoring = _check_scoring(scoring, task, stage)
-    for name, low in (("n_iter", 1), ("cv", 2)):
-        value = {"n_iter": n_iter, "cv": cv}[name]
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise WorkflowError(f"stage {stage!r}, field {name!r}: expected an integer >= {low}, got {value!r}. "
-                                f"Fix: {name}={max(low, 3)}")
-    registry = {**POSTFIT_ESTIMATORS, **INCREMENTAL_ESTIMATORS}
-    est = make_estimator(registry, estimator, params or {}, task, stage)
-    check_params(estimator, grid, stage, task=task, field="grid")
-
+    plan = check_search(task=task, estimator=estimator, grid=grid, method=method, n_iter=n_iter, cv=cv,
+                        scoring=scoring, params=params, stage=stage)
     client = default_client(client)
-    if method is SearchMethod.GRID:
-        searcher = GridSearchCV(est, grid, cv=cv, scoring=scoring, scheduler=client, refit=True)
+    if plan.method is SearchMethod.GRID:
+        searcher = GridSearchCV(plan.estimator, plan.grid, cv=cv, scoring=plan.scoring, scheduler=client, refit=True)
     else:
-        n_candidates = math.prod(len(v) for v in grid.values())
-        searcher = RandomizedSearchCV(est, grid, n_iter=min(n_iter, n_candidates), cv=cv, scoring=scoring,
-                                      scheduler=client, random_state=seed, refit=True)
-    X_local, y_local = gather_training_rows(client, *sample_training_rows(X, y, max_train_rows, seed=seed))
+        n_candidates = math.prod(len(v) for v in plan.grid.values())
+        searcher = RandomizedSearchCV(plan.estimator, plan.grid, n_iter=min(n_iter, n_candidates), cv=cv,
+                                      scoring=plan.scoring, scheduler=client, random_state=seed, refit=True)
+    X_local, y_local = gather_training_rows(client, X, y)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Dask configuration key 'fuse_ave_width'", FutureWarning)
         searcher.fit(X_local, y_local)
@@ -211,4 +220,4 @@ def search(
     model = PostFitFitted(task, best, scatter_estimator(client, best),
                           {**dict(params or {}), **dict(searcher.best_params_)},
                           estimator_name=estimator, train_rows=int(len(y_local)))
-    return SearchResult(model, dict(searcher.best_params_), float(searcher.best_score_), scoring, rows)
+    return SearchResult(model, dict(searcher.best_params_), float(searcher.best_score_), plan.scoring, rows)

@@ -16,17 +16,18 @@ from daskcollab.models._fitted import Task
 
 @dataclass
 class XGBoostFitted:
-    """A trained booster, scattered once to every worker for prediction."""
+    """A trained booster, scattered once to every worker for prediction (``booster_future`` is
+    None without a cluster: the booster is then embedded in each prediction graph)."""
 
     task: Task
     booster: Any  # xgboost.Booster
-    booster_future: Future
+    booster_future: Future | None
     params: Mapping[str, Any]
 
     def predict(self, X: da.Array) -> da.Array:
         return X.map_blocks(
             _predict_block,
-            self.booster_future,
+            self.booster_future if self.booster_future is not None else self.booster,
             drop_axis=1,
             dtype=np.float32,
             meta=np.empty((0,), dtype=np.float32),

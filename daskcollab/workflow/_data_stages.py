@@ -16,6 +16,7 @@ from daskcollab.data._split import ChunkSplit, Part, RowSplit, Split
 from daskcollab.data._zarr_sink import write_predictions
 from daskcollab.data._zarr_source import open_dataset
 from daskcollab.models._memory import worker_headroom
+from daskcollab.models._preprocess import fit_preprocess
 from daskcollab.workflow._context import StageContext
 from daskcollab.workflow._stage import Stage, StageKind
 
@@ -108,8 +109,8 @@ class Standardize(Stage):
     Parameters
     ----------
     impute
-        ``"mean"`` (dask-ml ``SimpleImputer``; the training mean of each feature) or
-        ``"constant"`` (``fill_value``). dask-ml cannot take medians of dask arrays.
+        ``"mean"`` (dask-ml ``SimpleImputer``; the training mean of each feature), ``"median"``
+        (the exact training median of each feature) or ``"constant"`` (``fill_value``).
     fill_value
         Used with ``impute="constant"``.
 
@@ -128,34 +129,18 @@ class Standardize(Stage):
     def validate(self) -> None:
         super().validate()
         self._require_stage("data", self.data, (StageKind.SOURCE, StageKind.PREPROCESS))
-        if self.impute not in ("mean", "constant"):
-            self._fail("impute", "'mean' or 'constant' (dask-ml imputes dask arrays only these ways)",
-                       self.impute, 'impute="mean"')
+        if self.impute not in ("mean", "median", "constant"):
+            self._fail("impute", "'mean', 'median' or 'constant'", self.impute, 'impute="median"')
         if not isinstance(self.fill_value, (int, float)) or isinstance(self.fill_value, bool):
             self._fail("fill_value", "a number", self.fill_value, "fill_value=0.0")
 
     def run(self, ctx: StageContext, data: Dataset) -> Dataset:
-        from dask_ml.impute import SimpleImputer
-        from dask_ml.preprocessing import StandardScaler
-
         X_train, _ = data.part(Part.TRAIN)
-        imputer = SimpleImputer(strategy=self.impute, fill_value=self.fill_value).fit(X_train)
-        fill = np.asarray(imputer.statistics_, dtype=np.float32)
-        scaler = StandardScaler().fit(X_train.map_blocks(_impute_block, fill, dtype=np.float32))
-        mean = np.asarray(scaler.mean_, dtype=np.float32)
-        scale = np.asarray(scaler.scale_, dtype=np.float32)
-        X = data.X.map_blocks(_standardize_block, fill, mean, np.where(scale > 0, scale, 1.0), dtype=np.float32)
+        prep = fit_preprocess(X_train, scale=True, impute=self.impute, fill_value=self.fill_value, stage=self.name)
+        X = prep.transform(data.X)
         if data.persisted:
             (X,) = ctx.persist(X)
         return data.with_features(X)
-
-
-def _impute_block(block: np.ndarray, fill: np.ndarray) -> np.ndarray:
-    return np.where(np.isnan(block), fill, block).astype(np.float32)
-
-
-def _standardize_block(block: np.ndarray, fill: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    return ((_impute_block(block, fill) - mean) / scale).astype(np.float32)
 
 
 @dataclass(eq=False)

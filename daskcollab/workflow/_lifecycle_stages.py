@@ -9,13 +9,16 @@ from typing import ClassVar
 
 import numpy as np
 
-from daskcollab._errors import WorkflowError
+from daskcollab._errors import DataError, WorkflowError, stage_message
 from daskcollab.data._dataset import Dataset, select_rows
 from daskcollab.data._split import Part
 from daskcollab.evaluation._metrics import score
 from daskcollab.models._files import load_model, save_model
 from daskcollab.models._fitted import Task
-from daskcollab.models._sklearn import SklearnFitted, update_incremental
+from daskcollab.models._incremental import update_incremental
+from daskcollab.models._preprocess import Preprocessor
+from daskcollab.models._search import SearchResult
+from daskcollab.models._sklearn_fitted import SklearnFitted
 from daskcollab.models._xgboost import XGBoostFitted, update_xgboost
 from daskcollab.workflow._context import StageContext
 from daskcollab.workflow._data_stages import _require_models
@@ -68,6 +71,9 @@ class SavedModel(Stage):
 
     def run(self, ctx: StageContext, data: Dataset) -> Predictions:
         fitted = load_model(self.path, ctx.client)
+        if isinstance(fitted, Preprocessor):
+            raise DataError(stage_message(self.name, "path", f"{os.fspath(self.path)!r} holds fitted preprocessing, "
+                                                             "not a model", "point at a folder a model_sink wrote"))
         (pred,) = ctx.persist(fitted.predict(data.X))
         return Predictions(fitted.task, pred, data, fitted, {"loaded_from": os.fspath(self.path), **fitted.describe()})
 
@@ -102,16 +108,19 @@ class UpdateModel(Stage):
 
     def run(self, ctx: StageContext, previous: Predictions, data: Dataset) -> Predictions:
         fitted = previous.fitted
+        if isinstance(fitted, SearchResult):
+            fitted = fitted.model  # the search's best estimator
         X_train, y_train = data.part(Part.TRAIN)
         if isinstance(fitted, XGBoostFitted):
             updated = update_xgboost(ctx.client, fitted, X_train, y_train, rounds=self.rounds)
         elif isinstance(fitted, SklearnFitted) and hasattr(fitted.estimator, "partial_fit"):
-            updated = update_incremental(ctx.client, fitted, X_train, y_train, passes=self.passes)
+            updated = update_incremental(fitted, X_train, y_train, passes=self.passes, client=ctx.client,
+                                         stage=self.name)
         else:
-            raise WorkflowError(
-                f"stage {self.name!r}, field 'model': {self.model.name!r} holds a {type(fitted).__name__}, which "
-                "cannot continue training. Fix: update an xgboost or incremental model"
-            )
+            raise WorkflowError(stage_message(
+                self.name, "model", f"{self.model.name!r} holds a {type(fitted).__name__}, which cannot continue "
+                                    "training", "update an xgboost or incremental model",
+            ))
         before, after = (fitted.predict(data.X), updated.predict(data.X))
         (after,) = ctx.persist(after)
         y_test, p_before, p_after = ctx.compute(*(select_rows(a, data.split, Part.TEST) for a in (data.y, before, after)))

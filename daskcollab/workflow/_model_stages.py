@@ -14,6 +14,7 @@ from daskcollab.models._fitted import FittedModel, Task
 from daskcollab.models._labels import check_labels
 from daskcollab.models._local import LocalLinear, LocalModel, LocalXGBoost
 from daskcollab.models._memory import check_training_fits
+from daskcollab.models._params import check_xgboost_params
 from daskcollab.workflow._context import StageContext
 from daskcollab.workflow._stage import Stage, StageKind
 
@@ -92,7 +93,8 @@ class XGBoostModel(_ModelStage):
     task
         ``"classification"`` (binary, 0/1 labels) or ``"regression"``.
     params
-        xgboost booster parameters (``max_depth``, ``eta``, ...).
+        xgboost booster parameters (``max_depth``, ``eta``, ...); an unknown name is an error
+        when the workflow is built, with close matches and every valid name.
     rounds
         Boosting rounds.
     device
@@ -123,6 +125,7 @@ class XGBoostModel(_ModelStage):
             if reserved in self.params:
                 self._fail(f"params.{reserved}", "not set here (the stage sets it)", self.params[reserved],
                            "use task= for the objective and rounds= for the number of rounds")
+        check_xgboost_params(self.params, self.name)
         if not isinstance(self.rounds, int) or isinstance(self.rounds, bool) or self.rounds < 1:
             self._fail("rounds", "a positive integer", self.rounds, "rounds=100")
         if self.device not in _DEVICES:

@@ -6,15 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from daskcollab.models._fitted import Task
-from daskcollab.models._sklearn import (
-    IN_MEMORY,
-    INCREMENTAL,
-    make_estimator,
-    search,
-    train_incremental,
-    train_post_fit,
-)
+from daskcollab.models._estimators import INCREMENTAL_ESTIMATORS, POSTFIT_ESTIMATORS, make_estimator
+from daskcollab.models._incremental import train_incremental
+from daskcollab.models._postfit import train_postfit
+from daskcollab.models._search import check_search, search
 from daskcollab.workflow._model_stages import _ModelStage
 
 
@@ -23,8 +18,9 @@ class IncrementalModel(_ModelStage):
     """A ``partial_fit`` estimator trained block by block with dask-ml's ``Incremental``.
 
     Never needs the training rows in one place. ``estimator``: ``"sgd"`` (logistic / squared
-    loss), ``"passive_aggressive"``, ``"naive_bayes"`` (classification). Scale features first
-    (``Standardize``) for the linear ones.
+    loss), ``"passive_aggressive"`` (scikit-learn's SGD equivalent; classification predicts the
+    logistic of its decision function, an uncalibrated score), ``"naive_bayes"`` (classification).
+    Scale features first (``Standardize``) for the linear ones.
 
     Examples
     --------
@@ -40,13 +36,13 @@ class IncrementalModel(_ModelStage):
 
     def validate(self) -> None:
         super().validate()
-        make_estimator(INCREMENTAL, self.estimator, self.params, Task(self.task), self.name)
+        make_estimator(INCREMENTAL_ESTIMATORS, self.estimator, self.params, self.task, self.name)
         if not isinstance(self.passes, int) or isinstance(self.passes, bool) or self.passes < 1:
             self._fail("passes", "a positive integer", self.passes, "passes=3")
 
     def _train(self, ctx, X, y, task):
-        est = make_estimator(INCREMENTAL, self.estimator, self.params, task, self.name)
-        return train_incremental(ctx.client, X, y, task=task, estimator=est, passes=self.passes)
+        return train_incremental(X, y, task=task, estimator=self.estimator, params=self.params, passes=self.passes,
+                                 client=ctx.client, stage=self.name)
 
 
 @dataclass(eq=False)
@@ -56,7 +52,8 @@ class PostFitModel(_ModelStage):
 
     The training rows are gathered to the client, so cap them with ``max_train_rows``
     (default 200,000, a seeded sample). ``estimator``: ``"random_forest"``, ``"extra_trees"``,
-    ``"hist_gradient_boosting"``, ``"knn"``, ``"xgboost"`` (single-process), or an incremental one.
+    ``"hist_gradient_boosting"``, ``"knn"``, ``"xgboost"`` (xgboost's scikit-learn estimator,
+    single-process), or an incremental one.
     """
 
     estimator: str = "random_forest"
@@ -67,11 +64,11 @@ class PostFitModel(_ModelStage):
 
     def validate(self) -> None:
         super().validate()
-        make_estimator(IN_MEMORY, self.estimator, self.params, Task(self.task), self.name)
+        make_estimator(POSTFIT_ESTIMATORS, self.estimator, self.params, self.task, self.name)
 
     def _train(self, ctx, X, y, task):
-        est = make_estimator(IN_MEMORY, self.estimator, self.params, task, self.name)
-        return train_post_fit(ctx.client, X, y, task=task, estimator=est)
+        return train_postfit(X, y, task=task, estimator=self.estimator, params=self.params, client=ctx.client,
+                             stage=self.name)
 
 
 @dataclass(eq=False)
@@ -82,7 +79,8 @@ class SearchModel(_ModelStage):
     ``grid`` maps parameter names to candidate lists. Candidates are fitted as Dask tasks on
     the (sampled, ``max_train_rows``, default 100,000) training rows. dask-ml's incremental
     searches (Hyperband, SuccessiveHalving) fail on this Dask version (dask-ml#1016) and are
-    not offered. Scoring: ROC AUC (classification) or negative RMSE (regression).
+    not offered. Scoring: ROC AUC (classification) or negative RMSE (regression). Parameter
+    names in ``grid`` are checked when the workflow is built.
     """
 
     estimator: str = "random_forest"
@@ -96,21 +94,9 @@ class SearchModel(_ModelStage):
 
     def validate(self) -> None:
         super().validate()
-        if not isinstance(self.grid, Mapping) or not self.grid or not all(
-            isinstance(v, (list, tuple)) and v for v in self.grid.values()
-        ):
-            self._fail("grid", "a mapping of parameter name to a non-empty list of values", self.grid,
-                       'grid={"max_depth": [4, 8]}')
-        make_estimator(IN_MEMORY, self.estimator, {k: v[0] for k, v in self.grid.items()}, Task(self.task), self.name)
-        if self.method not in ("grid", "random"):
-            hint = " (dask-ml's HyperbandSearchCV fails on dask >= 2025.3, dask-ml#1016)" if self.method == "hyperband" else ""
-            self._fail("method", "'grid' or 'random'" + hint, self.method, 'method="random"')
-        for name, low in (("n_iter", 1), ("cv", 2)):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                self._fail(name, f"an integer >= {low}", value, f"{name}={max(low, 3)}")
+        check_search(task=self.task, estimator=self.estimator, grid=self.grid, method=self.method, n_iter=self.n_iter,
+                     cv=self.cv, stage=self.name)
 
     def _train(self, ctx, X, y, task):
-        est = make_estimator(IN_MEMORY, self.estimator, {}, task, self.name)
-        return search(ctx.client, X, y, task=task, estimator=est, grid=self.grid, method=self.method,
-                      n_iter=self.n_iter, cv=self.cv)
+        return search(X, y, task=task, estimator=self.estimator, grid=self.grid, method=self.method,
+                      n_iter=self.n_iter, cv=self.cv, client=ctx.client, stage=self.name)

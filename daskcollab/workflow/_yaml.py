@@ -70,7 +70,7 @@ _FIELDS: dict[str, dict[str, Any]] = {
             },
         },
     },
-    "standardize": {"data": _NAME, "impute": {"enum": ["mean", "constant"]}, "fill_value": _NUMBER},
+    "standardize": {"data": _NAME, "impute": {"enum": ["mean", "median", "constant"]}, "fill_value": _NUMBER},
     "xgboost": {"data": _NAME, "task": _TASK, "params": {"type": "object"},
                 "rounds": {"type": "integer", "minimum": 1}, "device": {"enum": ["cpu", "cuda"]},
                 "max_train_rows": {"type": "integer", "minimum": 1}},

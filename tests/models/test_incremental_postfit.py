@@ -8,7 +8,7 @@ from modeldata import CHUNK, make_data, score
 
 from daskcollab._errors import WorkflowError
 from daskcollab.models._incremental import train_incremental, update_incremental
-from daskcollab.models._postfit import sample_training_rows, train_postfit
+from daskcollab.models._postfit import train_postfit
 
 
 def _expected(est, task, X):
@@ -57,8 +57,7 @@ def test_update_incremental_continues_training_and_improves(client, task):
 
 def test_update_refuses_an_estimator_without_partial_fit(client):
     X, y = make_data("classification")
-    rf = train_postfit(X, y, task="classification", estimator="random_forest", params={"n_estimators": 5},
-                       max_train_rows=None)
+    rf = train_postfit(X, y, task="classification", estimator="random_forest", params={"n_estimators": 5})
     with pytest.raises(WorkflowError, match=r"stage 'update', field 'model': RandomForestClassifier has no "
                                             r"partial_fit"):
         update_incremental(rf, X, y)
@@ -72,31 +71,20 @@ def test_update_refuses_an_estimator_without_partial_fit(client):
 ])
 def test_postfit_predicts_like_its_estimator(client, task, estimator, params):
     X, y = make_data(task)
-    fitted = train_postfit(X, y, task=task, estimator=estimator, params=params, max_train_rows=2_000)
-    assert fitted.train_rows == 2_000
+    fitted = train_postfit(X, y, task=task, estimator=estimator, params=params)
+    assert fitted.train_rows == len(y)
     pred = fitted.predict(X)
     assert pred.chunks[0] == X.chunks[0] and pred.dtype == np.float32
     np.testing.assert_allclose(pred.compute(), _expected(fitted.estimator, task, X.compute()), rtol=1e-5, atol=1e-6)
     assert score(task, y.compute(), pred.compute()) > 0.5
 
 
-def test_training_sample_is_seeded_exact_and_aligned():
-    X, y = make_data("regression")
-    Xs, ys = sample_training_rows(X, y, 1_234, seed=7)
-    Xs2, ys2 = sample_training_rows(X, y, 1_234, seed=7)
-    a, b = Xs.compute(), ys.compute()
-    assert a.shape == (1_234, X.shape[1])
-    np.testing.assert_array_equal(a, Xs2.compute())
-    np.testing.assert_array_equal(b, ys2.compute())
-    rows = {r.tobytes(): i for i, r in enumerate(X.compute())}  # every sampled row is a training row, with its label
-    idx = np.array([rows[r.tobytes()] for r in a])
-    np.testing.assert_array_equal(y.compute()[idx], b)
-    assert sample_training_rows(X, y, 10_000)[0] is X
-
-
-def test_bad_passes_and_max_train_rows_name_the_field():
+def test_bad_passes_and_unknown_estimators_name_the_field():
     X, y = make_data("classification")
     with pytest.raises(WorkflowError, match=r"stage 'incremental', field 'passes': expected a positive integer, got 0"):
         train_incremental(X, y, task="classification", estimator="sgd", passes=0)
-    with pytest.raises(WorkflowError, match=r"field 'max_train_rows': expected a positive integer or None, got -5"):
-        train_postfit(X, y, task="classification", estimator="knn", max_train_rows=-5)
+    with pytest.raises(WorkflowError, match=r"stage 'post_fit', field 'estimator': unknown estimator 'random_forrest'; "
+                                            r"did you mean \['random_forest'\]\? registered: \["):
+        train_postfit(X, y, task="classification", estimator="random_forrest")
+    with pytest.raises(WorkflowError, match=r"stage 'incremental', field 'estimator': unknown estimator 'knn'"):
+        train_incremental(X, y, task="classification", estimator="knn", passes=1)  # knn has no partial_fit

@@ -27,5 +27,5 @@ def test_workflow_runs_under_the_placement_plugin_and_is_accounted(clf_store, tm
         ran = client.run_on_scheduler(
             lambda dask_scheduler: {str(k): pool for k, (_, pool) in dask_scheduler.plugins[PLUGIN_NAME].ledger_.ran_on.items()}
         )
-        scaled_pools = {pool for key, pool in ran.items() if "_standardize_block" in key}
+        scaled_pools = {pool for key, pool in ran.items() if "_transform_block" in key}
         assert scaled_pools == {"cpu-spot"}
