@@ -5,6 +5,7 @@
     daskcollab run FILE.yaml [--scheduler ADDRESS] [--no-progress] [--json OUT]
     daskcollab validate FILE.yaml
     daskcollab plan FILE.yaml [--pools POOLS.yaml]
+    daskcollab kubernetes POOLS.yaml --name NAME --image IMAGE [-o OUT.yaml]   (alias: k8s)
     daskcollab data NAME PATH [--rows N] [--chunk-rows N]
     daskcollab schema
 
@@ -61,6 +62,24 @@ def _parser() -> argparse.ArgumentParser:
                       help="YAML list of pools ({name, price-per-hour, speed, workers, resources}); default: "
                            "config collab.placement.pools, else an example of three pools")
     plan.set_defaults(func=_plan)
+
+    kube = sub.add_parser(
+        "kubernetes", aliases=["k8s"],
+        help="print dask-kubernetes manifests (DaskCluster + one DaskWorkerGroup per pool) for kubectl apply -f",
+    )
+    kube.add_argument("pools", metavar="POOLS.yaml",
+                      help="YAML list of pools as for plan --pools, each with an optional kubernetes: block")
+    kube.add_argument("--name", required=True, help="DaskCluster name; worker groups are NAME-POOL")
+    kube.add_argument("--image", required=True, help="container image with daskcollab installed")
+    kube.add_argument("--namespace", help="namespace written into the manifests (default: kubectl's)")
+    kube.add_argument("--nthreads", type=int, default=1, help="threads per worker unless the pool sets nthreads")
+    kube.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                      help="environment variable of the scheduler and all workers (repeatable)")
+    kube.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
+                      help="Dask config of the scheduler and all workers, e.g. collab.placement.mode=cheapest "
+                           "(repeatable)")
+    kube.add_argument("-o", "--output", metavar="OUT.yaml", help="write the manifests here instead of stdout")
+    kube.set_defaults(func=_kubernetes)
 
     schema = sub.add_parser("schema", help="print the JSON schema of workflow YAML files")
     schema.set_defaults(func=_schema)
@@ -134,6 +153,41 @@ def _plan(args: argparse.Namespace) -> int:
     if not specs:
         print("(no pools given: planning on the example pools; pass --pools POOLS.yaml for yours)")
     print(workflow_plan_report(workflow, pools))
+    return 0
+
+
+def _pairs(option: str, items: Sequence[str]) -> dict[str, str]:
+    from daskcollab._errors import stage_message
+
+    pairs = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise DaskCollabError(stage_message("kubernetes", option, f"expected KEY=VALUE, got {item!r}",
+                                                f"write e.g. {option} collab.placement.mode=cheapest"))
+        pairs[key] = value
+    return pairs
+
+
+def _kubernetes(args: argparse.Namespace) -> int:
+    try:
+        from daskcollab.placement import kube_manifests, load_kube_pools, manifests_yaml
+
+        docs = kube_manifests(
+            args.name, load_kube_pools(args.pools), image=args.image, namespace=args.namespace,
+            nthreads=args.nthreads, env=_pairs("--env", args.env), config=_pairs("--config", args.config),
+        )
+    except ImportError as exc:
+        print(f"daskcollab: error: {exc}", file=sys.stderr)
+        return 1
+    text = f"# daskcollab kubernetes {args.pools} --name {args.name} --image {args.image}\n" + manifests_yaml(docs)
+    if args.output:
+        with open(args.output, "w") as f:
+            f.write(text)
+        print(f"wrote DaskCluster {args.name!r} and {len(docs) - 1} DaskWorkerGroup(s) to {args.output}; "
+              f"apply with: kubectl apply -f {args.output}")
+    else:
+        print(text, end="")
     return 0
 
 

@@ -4,6 +4,8 @@ Pure policy (no Dask): :class:`Pool`, :class:`TaskSpec`, :class:`Mode`, :class:`
 :func:`plan`, :func:`lower_bounds`, :class:`CostModel`, :func:`plan_report`.
 Thin Dask glue: :class:`PlacementPlugin` (a ``SchedulerPlugin``), the worker preload
 ``daskcollab.placement.worker`` and :func:`start_local_pools`.
+Kubernetes (dask-kubernetes, one worker group per pool): :func:`load_kube_pools`,
+:func:`kube_manifests` (pure), :func:`start_kube_cluster` (thin glue).
 
 This module is also a scheduler preload::
 
@@ -19,6 +21,15 @@ from typing import Any
 import click
 
 from daskcollab.placement._accounting import Decision, Ledger, plan_report, summarize_plans
+from daskcollab.placement._kubernetes import (
+    KubePool,
+    kube_manifests,
+    kube_pool,
+    kube_worker_spec,
+    load_kube_pools,
+    manifests_yaml,
+    start_kube_cluster,
+)
 from daskcollab.placement._local import placement_plugin, pool_worker_specs, start_local_pools
 from daskcollab.placement._planning import (
     Assignment,
@@ -57,6 +68,7 @@ __all__ = [
     "BudgetAction",
     "CostModel",
     "Decision",
+    "KubePool",
     "Ledger",
     "LowerBounds",
     "Mode",
@@ -66,7 +78,12 @@ __all__ = [
     "Pool",
     "TaskSpec",
     "eligible_pools",
+    "kube_manifests",
+    "kube_pool",
+    "kube_worker_spec",
+    "load_kube_pools",
     "lower_bounds",
+    "manifests_yaml",
     "placement_plugin",
     "placement_report",
     "plan",
@@ -75,6 +92,7 @@ __all__ = [
     "pool_resource",
     "pool_worker_specs",
     "save_cost_model",
+    "start_kube_cluster",
     "start_local_pools",
     "summarize_plans",
     "unplaceable",

@@ -1,0 +1,374 @@
+"""Kubernetes manifests for placement pools (dask-kubernetes), tested up to the API server.
+
+No Kubernetes API server runs here. What is real: dask-kubernetes' own builders and its shipped
+CRD schemas, the dask-kubernetes operator's own pod builders, and real ``dask scheduler`` /
+``dask worker`` processes started with exactly the generated container args and environment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import functools
+import json
+import importlib.resources
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from daskcollab._errors import DaskCollabError
+from daskcollab.cli import main
+from daskcollab.placement import (
+    EXAMPLE_POOLS,
+    PLUGIN_NAME,
+    KubePool,
+    Pool,
+    kube_manifests,
+    kube_pool,
+    kube_worker_spec,
+    load_kube_pools,
+    manifests_yaml,
+)
+
+jsonschema = pytest.importorskip("jsonschema")
+pytest.importorskip("dask_kubernetes", reason="install the test extra: pip install -e '.[test]'")
+
+POOLS_YAML = pathlib.Path(__file__).parents[2] / "workflows" / "pools" / "kubernetes.yaml"
+IMAGE = "ghcr.io/example/daskcollab:0.1.0"
+CRDS = importlib.resources.files("dask_kubernetes") / "operator/deployment/helm/dask-kubernetes-operator/crds"
+
+
+@functools.cache
+def crd_schema(kind: str) -> dict:
+    """The served v1 OpenAPI schema of a dask-kubernetes CRD, as shipped (resolved) in its helm chart."""
+    crd = yaml.load((CRDS / f"{kind.lower()}.yaml").read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    assert crd["spec"]["names"]["kind"] == kind
+    (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
+    return version["schema"]["openAPIV3Schema"]
+
+
+def pruned_fields(value, schema: dict, path: str = "") -> list[str]:
+    """Fields a Kubernetes API server would silently drop (structural schema pruning)."""
+    if schema.get("x-kubernetes-preserve-unknown-fields"):
+        return []
+    out = []
+    if isinstance(value, dict) and schema.get("type") == "object":
+        props, extra = schema.get("properties", {}), schema.get("additionalProperties")
+        for key, item in value.items():
+            if not path and key in ("apiVersion", "kind", "metadata"):
+                continue  # every object has these
+            if key in props:
+                out += pruned_fields(item, props[key], f"{path}.{key}")
+            elif isinstance(extra, dict):
+                out += pruned_fields(item, extra, f"{path}.{key}")
+            else:
+                out.append(f"{path}.{key}")
+    elif isinstance(value, list) and "items" in schema:
+        for i, item in enumerate(value):
+            out += pruned_fields(item, schema["items"], f"{path}[{i}]")
+    return out
+
+
+def check_against_crd(doc: dict) -> None:
+    schema = crd_schema(doc["kind"])
+    jsonschema.Draft4Validator(schema).validate(doc)
+    assert pruned_fields(doc, schema) == []
+
+
+@pytest.fixture(scope="module")
+def pools():
+    return load_kube_pools(POOLS_YAML)
+
+
+@pytest.fixture(scope="module")
+def manifests(pools):
+    return kube_manifests("collab", pools, image=IMAGE, config={"collab.placement.mode": "cheapest"},
+                          env={"OMP_NUM_THREADS": "1"})
+
+
+def container(worker_or_scheduler: dict) -> dict:
+    (c,) = worker_or_scheduler["spec"]["containers"]
+    return c
+
+
+def env_of(c: dict) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in c.get("env", [])}
+
+
+# --------------------------------------------------------------------------- manifests vs CRDs
+
+
+def test_manifests_validate_against_dask_kubernetes_crds(manifests):
+    assert [(d["kind"], d["metadata"]["name"]) for d in manifests] == [
+        ("DaskCluster", "collab"), ("DaskWorkerGroup", "collab-cpu-ondemand"), ("DaskWorkerGroup", "collab-gpu"),
+    ]
+    for doc in manifests:
+        check_against_crd(doc)
+    assert all(d["spec"]["cluster"] == "collab" for d in manifests[1:])
+
+
+def test_crd_check_bites():
+    """The schema check is not vacuous: numeric quantities and misplaced fields are caught."""
+    doc = kube_manifests("c", [Pool("gpu", 2.5, resources={"GPU": 1})], image=IMAGE)[0]
+    bad = copy.deepcopy(doc)
+    container(bad["spec"]["worker"])["resources"]["limits"]["nvidia.com/gpu"] = 1
+    with pytest.raises(jsonschema.ValidationError, match="is not of type 'string'"):
+        check_against_crd(bad)
+    bad = copy.deepcopy(doc)
+    container(bad["spec"]["worker"])["nodeSelector"] = {"pool": "gpu"}  # belongs to the pod, not the container
+    assert pruned_fields(bad, crd_schema("DaskCluster")) == [".spec.worker.spec.containers[0].nodeSelector"]
+
+
+def test_worker_groups_carry_pool_placement(manifests):
+    cluster, ondemand, gpu = manifests
+    spot_pod = cluster["spec"]["worker"]["spec"]
+    assert cluster["spec"]["worker"]["replicas"] == 2
+    assert spot_pod["nodeSelector"] == {"cloud.google.com/gke-nodepool": "spot-pool"}
+    assert spot_pod["tolerations"] == [
+        {"key": "cloud.google.com/gke-spot", "operator": "Equal", "value": "true", "effect": "NoSchedule"}
+    ]
+    assert ondemand["spec"]["worker"]["spec"]["nodeSelector"] == {"cloud.google.com/machine-family": "c3"}
+    gpu_container = container(gpu["spec"]["worker"])
+    assert gpu_container["resources"]["limits"] == {"memory": "16Gi", "nvidia.com/gpu": "1"}
+    assert gpu_container["args"][-2:] == ["--resources", "GPU=1"]
+    assert "--resources" not in container(ondemand["spec"]["worker"])["args"]
+    assert gpu["spec"]["worker"]["metadata"]["labels"] == {"daskcollab/pool": "gpu"}
+    scheduler = container(cluster["spec"]["scheduler"])
+    assert scheduler["args"][:2] == ["dask", "scheduler"]  # not the removed dask-scheduler command
+    assert scheduler["args"][-2:] == ["--preload", "daskcollab.placement"]
+    assert "resources" not in scheduler
+
+
+def test_explicit_gpu_limit_and_per_pool_image_win():
+    kp = kube_pool({"name": "gpu", "price-per-hour": 2.5, "resources": {"GPU": 2},
+                    "kubernetes": {"resources": {"limits": {"amd.com/gpu": 2}}, "image": "me/rocm:1"}})
+    spec = kube_worker_spec(kp, image=IMAGE)
+    assert container(spec)["resources"] == {"limits": {"amd.com/gpu": "2"}}
+    assert container(spec)["image"] == "me/rocm:1"
+    assert kube_worker_spec(Pool("g", 1.0, resources={"GPU": 2}), image=IMAGE)["spec"]["containers"][0][
+        "resources"] == {"limits": {"nvidia.com/gpu": "2"}}
+
+
+# --------------------------------------------------------------------------- real processes
+
+# The dask-kubernetes operator turns worker groups into pods with these (pure) functions; we use
+# them as they are, then do what the kubelet does: expand $(VAR) in args from the container env.
+from dask_kubernetes.operator.controller.controller import (  # noqa: E402
+    build_default_worker_group_spec,
+    build_scheduler_deployment_spec,
+    build_worker_deployment_spec,
+)
+
+NAMESPACE = "ml"
+
+
+def pod_container(deployment: dict) -> dict:
+    (c,) = deployment["spec"]["template"]["spec"]["containers"]
+    return c
+
+
+def kubelet_command(c: dict, env: dict[str, str]) -> list[str]:
+    args = [re.sub(r"\$\((\w+)\)", lambda m: env.get(m.group(1), m.group(0)), a) for a in c["args"]]
+    assert args[0] == "dask", args  # the image's `dask` entry point; here: this venv's
+    return [sys.executable, "-m", "dask", *args[1:]]
+
+
+@pytest.mark.slow
+def test_generated_pods_join_their_pools_on_a_real_scheduler(manifests, tmp_path):
+    from distributed import Client
+
+    def scheduler_state(dask_scheduler):  # local, so pickled by value
+        import dask.config
+
+        return {
+            "plugins": sorted(dask_scheduler.plugins),
+            "mode": dask.config.get("collab.placement.mode"),
+            "declared": [p["name"] for p in dask.config.get("collab.placement.pools")],
+            "workers": {
+                ws.name: {"extra": ws.extra.get("daskcollab"), "resources": dict(ws.resources), "nthreads": ws.nthreads}
+                for ws in dask_scheduler.workers.values()
+            },
+        }
+
+    cluster, *groups = manifests
+    procs: list[tuple[str, subprocess.Popen]] = []
+
+    def start(name: str, cmd: list[str], env: dict[str, str]) -> None:
+        with open(tmp_path / f"{name}.log", "w") as log:
+            procs.append((name, subprocess.Popen(cmd, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)))
+
+    def logs() -> str:
+        return "\n".join(f"--- {n}\n" + (tmp_path / f"{n}.log").read_text()[-3000:] for n, _ in procs)
+
+    try:
+        sched = pod_container(build_scheduler_deployment_spec("collab", cluster["spec"]["scheduler"]["spec"], {}, {}))
+        scheduler_file = tmp_path / "scheduler.json"
+        # local-machine overrides appended (click keeps the last value): loopback, free ports
+        start("scheduler", kubelet_command(sched, env_of(sched)) + [
+            "--host", "127.0.0.1", "--port", "0", "--dashboard-address", "127.0.0.1:0",
+            "--scheduler-file", str(scheduler_file)], env_of(sched))
+        deadline = time.monotonic() + 40
+        address = None
+        while address is None:
+            assert procs[0][1].poll() is None and time.monotonic() < deadline, logs()
+            time.sleep(0.1)
+            with contextlib.suppress(OSError, ValueError, KeyError):
+                address = json.loads(scheduler_file.read_text())["address"]
+
+        expected = {}
+        default = build_default_worker_group_spec("collab", cluster["spec"]["worker"], {}, {})
+        for group, pool in zip([default, *groups], ["cpu-spot", "cpu-ondemand", "gpu"]):
+            group_name = group["metadata"]["name"]
+            pod = build_worker_deployment_spec(group_name, NAMESPACE, "collab", "0123456789",
+                                               group["spec"]["worker"]["spec"], {}, {})
+            c = pod_container(pod)
+            env = env_of(c)
+            # the operator points workers at the scheduler Service; here that is the local scheduler
+            assert env["DASK_SCHEDULER_ADDRESS"] == f"tcp://collab-scheduler.{NAMESPACE}.svc.cluster.local:8786"
+            env["DASK_SCHEDULER_ADDRESS"] = address
+            expected[env["DASK_WORKER_NAME"]] = pool
+            start(group_name, kubelet_command(c, env), env)
+
+        with Client(address, timeout="20s") as client:
+            try:
+                client.wait_for_workers(3, timeout=40)
+            except TimeoutError:
+                pytest.fail(logs())
+            state = client.run_on_scheduler(scheduler_state)
+    finally:  # workers first, so they do not wait for a scheduler that is gone
+        for batch in ([p for _, p in procs[1:]], [p for _, p in procs[:1]]):
+            for proc in batch:
+                proc.terminate()
+            for proc in batch:
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+    assert PLUGIN_NAME in state["plugins"]
+    assert state["mode"] == "cheapest"  # kube_manifests(config=...) reached the scheduler
+    assert state["declared"] == ["cpu-spot", "cpu-ondemand", "gpu"]  # pools known before their pods are up
+    workers = state["workers"]
+    assert {name: w["extra"]["pool"] for name, w in workers.items()} == expected
+    by_pool = {w["extra"]["pool"]: w for w in workers.values()}
+    assert by_pool["cpu-spot"]["extra"] == {"pool": "cpu-spot", "price_per_hour": 0.1, "speed": 1.0}
+    assert by_pool["cpu-ondemand"]["extra"] == {"pool": "cpu-ondemand", "price_per_hour": 0.4, "speed": 2.0}
+    assert by_pool["gpu"]["extra"] == {"pool": "gpu", "price_per_hour": 2.5, "speed": 1.0}
+    assert by_pool["cpu-spot"]["resources"] == {"pool-cpu-spot": 1e6}
+    assert by_pool["gpu"]["resources"] == {"GPU": 1.0, "pool-gpu": 1e6}
+    assert [by_pool[p]["nthreads"] for p in ("cpu-spot", "cpu-ondemand", "gpu")] == [1, 2, 1]
+
+
+# --------------------------------------------------------------------------- bad pool YAML
+
+
+def write(tmp_path, text: str) -> pathlib.Path:
+    path = tmp_path / "pools.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("name: gpu\n",
+         r"field 'pools': expected a non-empty YAML list of pools in '.*pools.yaml', got \{'name': 'gpu'\}.*"
+         r"Fix: write - \{name"),
+        ("- {name: GPU_pool, price-per-hour: 1}\n",
+         r"field 'pools.GPU_pool.name': expected a lowercase DNS label .*got 'GPU_pool'.*Fix: rename the pool"),
+        ("- {name: gpu, price-per-hour: cheap}\n",
+         r"field 'pools\[0\]': expected numbers for price-per-hour.*Fix: write e.g."),
+        ("- {name: gpu, price-per-hour: 1, kubernetes: {node-selecter: {a: b}}}\n",
+         r"field 'pools.gpu.kubernetes': expected keys from .*'node-selector'.*got \['node-selecter'\].*Fix: remove"),
+        ("- {name: spot, price-per-hour: 0.1, kubernetes: {node-selector: {cloud.google.com/gke-spot: true}}}\n",
+         r"field 'pools.spot.kubernetes.node-selector.cloud.google.com/gke-spot': expected a string, got True.*"
+         r"Fix: quote the value, e.g. cloud.google.com/gke-spot: \"true\""),
+        ("- {name: spot, price-per-hour: 0.1, kubernetes: {tolerations: [{key: k, effect: NoSchedul}]}}\n",
+         r"field 'pools.spot.kubernetes.tolerations\[0\].effect': expected one of \['NoSchedule', 'PreferNoSchedule', "
+         r"'NoExecute'\], got 'NoSchedul'"),
+        ("- {name: big, price-per-hour: 1, kubernetes: {resources: {limits: {memory: 4 GB}}}}\n",
+         r"field 'pools.big.kubernetes.resources.limits.memory': expected a Kubernetes quantity, got '4 GB'.*"
+         r"Fix: write e.g. cpu: \"500m\", memory: 4Gi"),
+        ("- {name: big, price-per-hour: 1, kubernetes: {resources: {cpu: 2}}}\n",
+         r"field 'pools.big.kubernetes.resources': expected a mapping with 'requests' and/or 'limits'"),
+        ("- {name: gpu, price-per-hour: 1, resources: {GPU: 0.5}}\n",
+         r"field 'pools.gpu.resources.GPU': expected a whole number of GPUs >= 1, got 0.5.*Fix: Kubernetes hands out"),
+        ("- {name: a, price-per-hour: 1, kubernetes: {nthreads: 0}}\n",
+         r"field 'pools.a.kubernetes.nthreads': expected a whole number of threads >= 1, got 0"),
+        ("- {name: a, price-per-hour: 1, kubernetes: {env: {DASKCOLLAB_PRICE: '0'}}}\n",
+         r"field 'pools.a.kubernetes.env': expected no daskcollab pool variables, got \['DASKCOLLAB_PRICE'\].*"
+         r"Fix: set the pool's name, price-per-hour and speed instead"),
+        ("- {name: a, price-per-hour: 1}\n- {name: a, price-per-hour: 2}\n",
+         r"field 'pools\[1\].name': expected unique pool names, got 'a' again in '.*'. Fix: rename one"),
+    ],
+    ids=["not-a-list", "bad-name", "bad-price", "unknown-key", "unquoted-bool", "bad-effect", "bad-quantity",
+         "resources-without-limits", "fractional-gpu", "nthreads", "reserved-env", "duplicate"],
+)
+def test_bad_pools_yaml_names_field_and_fix(tmp_path, text, match):
+    with pytest.raises(DaskCollabError, match=r"^stage 'kubernetes', " + match):
+        load_kube_pools(write(tmp_path, text))
+
+
+def test_bad_cluster_arguments():
+    with pytest.raises(DaskCollabError, match=r"field 'name': expected a lowercase DNS label .*got 'My_Cluster'"):
+        kube_manifests("My_Cluster", EXAMPLE_POOLS, image=IMAGE)
+    with pytest.raises(DaskCollabError, match=r"field 'pools.cpu-ondemand.name': expected worker group names of at "
+                       r"most 63 characters, got 'c{53}-cpu-ondemand' \(66\)"):
+        kube_manifests("c" * 53, EXAMPLE_POOLS, image=IMAGE)
+    with pytest.raises(DaskCollabError, match=r"field 'config': expected a dotted Dask config key, got 'a b'"):
+        kube_manifests("c", EXAMPLE_POOLS, image=IMAGE, config={"a b": 1})
+    with pytest.raises(DaskCollabError, match=r"field 'pool': expected a Pool, got 'gpu'"):
+        KubePool("gpu")
+
+
+def test_plan_reads_the_same_pools_file():
+    """The kubernetes: block is an extension: `daskcollab plan --pools` reads the same file."""
+    from daskcollab.placement._pools import pool_from_mapping
+
+    specs = yaml.safe_load(POOLS_YAML.read_text())
+    assert [pool_from_mapping(s) for s in specs] == [kp.pool for kp in load_kube_pools(POOLS_YAML)]
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def test_cli_prints_manifests_for_kubectl(capsys):
+    assert main(["k8s", str(POOLS_YAML), "--name", "collab", "--image", IMAGE, "--namespace", "ml",
+                 "--config", "collab.placement.mode=cheapest", "--env", "OMP_NUM_THREADS=1"]) == 0
+    docs = list(yaml.safe_load_all(capsys.readouterr().out))
+    assert [d["kind"] for d in docs] == ["DaskCluster", "DaskWorkerGroup", "DaskWorkerGroup"]
+    assert {d["metadata"]["namespace"] for d in docs} == {"ml"}
+    for doc in docs:
+        check_against_crd(doc)
+    assert env_of(container(docs[2]["spec"]["worker"]))["DASK_COLLAB__PLACEMENT__MODE"] == "cheapest"
+
+
+def test_cli_writes_file_and_reports_errors(tmp_path, capsys):
+    out = tmp_path / "collab.yaml"
+    assert main(["kubernetes", str(POOLS_YAML), "--name", "collab", "--image", IMAGE, "-o", str(out)]) == 0
+    assert "kubectl apply -f" in capsys.readouterr().out
+    assert [d["metadata"]["name"] for d in yaml.safe_load_all(out.read_text())] == [
+        "collab", "collab-cpu-ondemand", "collab-gpu"]
+    bad = write(tmp_path, "- {name: gpu, price-per-hour: 1, kubernetes: [gpu-pool]}\n")
+    assert main(["k8s", str(bad), "--name", "collab", "--image", IMAGE]) == 2
+    assert "field 'pools.gpu.kubernetes': expected a mapping, got ['gpu-pool']" in capsys.readouterr().err
+    assert main(["k8s", str(POOLS_YAML), "--name", "c", "--image", IMAGE, "--config", "nonsense"]) == 2
+    assert "field '--config': expected KEY=VALUE, got 'nonsense'" in capsys.readouterr().err
+
+
+def test_manifests_yaml_round_trips(manifests):
+    assert list(yaml.safe_load_all(manifests_yaml(manifests))) == manifests
+
+
+def test_missing_dask_kubernetes_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "dask_kubernetes.operator", None)  # as if not installed
+    with pytest.raises(ImportError, match=r"needs dask-kubernetes: pip install 'daskcollab\[kubernetes\]'"):
+        kube_manifests("collab", EXAMPLE_POOLS, image=IMAGE)
+    assert load_kube_pools(POOLS_YAML)  # reading and validating pools needs no dask-kubernetes
