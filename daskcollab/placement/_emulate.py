@@ -121,18 +121,28 @@ def emulated_task(work: float, *dependencies: Any) -> tuple[str | None, float]:
 def emulated_graph(
     tasks: Sequence[EmuTask], workflow: str, *, annotate: bool = True, extra: dict[str, Any] | None = None
 ) -> dict[Hashable, Any]:
-    """``dask.delayed`` objects, one per task, each annotated with its own ``collab`` work."""
+    """``dask.delayed`` objects, one per task, each annotated with its own ``collab`` work.
+
+    Keys are named ``<task type>-<n>-<token>``, so each task type is its own Dask task prefix,
+    as each step of a real workflow is its own function: Dask's duration estimates (occupancy,
+    work stealing) then tell the types apart, for the default scheduler and the plugin alike.
+    """
+    import uuid
+
     import dask
 
+    run = uuid.uuid4().hex[:8]
     out: dict[Hashable, Any] = {}
-    for t in tasks:
+    for n, t in enumerate(tasks):
         deps = [out[d] for d in t.dependencies]
+        task = dask.delayed(emulated_task, pure=False)
+        name = f"{t.stage}-{n}-{run}"
         if annotate:
             collab = {"workflow": workflow, "stage": t.stage, "kind": "task", "work": t.work, **(extra or {})}
             with dask.annotate(collab=collab):
-                out[t.key] = dask.delayed(emulated_task, pure=False)(t.work, *deps)
+                out[t.key] = task(t.work, *deps, dask_key_name=name)
         else:
-            out[t.key] = dask.delayed(emulated_task, pure=False)(t.work, *deps)
+            out[t.key] = task(t.work, *deps, dask_key_name=name)
     return out
 
 

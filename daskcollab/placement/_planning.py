@@ -10,10 +10,16 @@ with the predicted makespan and cost (busy worker-seconds x ``price_per_hour`` /
 * ``cheapest``: every task on its cheapest pool per unit of work (the cost lower bound); with a
   deadline, critical-path tasks climb to faster pools (IC-PCP flavour) and a slack-guided pass
   competes; the cheapest plan that meets the deadline wins.
-* ``balanced``: the HEFT makespan ``M`` relaxed to ``T = M (1 + tradeoff)`` (default 3 %, or the
-  deadline); each task takes the cheapest pool that keeps it within its latest finish time
-  (``T`` minus the longest remaining path at the fastest speeds). With a budget, a binary search
-  finds the smallest makespan whose cost fits.
+* ``balanced``: the cheapest plan whose makespan is at most ``(1 + tradeoff)`` times the
+  fastest plan's (default ``tradeoff`` 0.5), or within the deadline when one is given: slack-guided
+  passes where each task takes the cheapest pool that still finishes by its latest finish time
+  (the target's share along the task's longest path, or the target minus the longest remaining
+  path at the fastest speeds; the target bisected down to the limit). With a budget, a binary
+  search finds the smallest makespan whose cost fits.
+
+A deadline-bound plan (``cheapest`` with a deadline, ``balanced``) is then refined by slack
+reclamation: the tasks with the most slack under the plan's time limit move back to cheaper pools
+in batches, as long as the rescheduled plan still meets the limit.
 
 Every pass is ``O((V + E) log W)`` with one sorted list of worker free times per pool
 (bisect: best-fit worker, the earliest free time gives the pool's offer).
@@ -43,7 +49,8 @@ from daskcollab._errors import UnplaceableError, WorkflowError
 
 _EPS = 1e-9
 _BIG = 1 << 62
-DEFAULT_TRADEOFF = 0.03
+#: Default makespan ``balanced`` may add to the fastest plan's, as a fraction (0.5: 50 % slower at most).
+DEFAULT_TRADEOFF = 0.5
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,9 @@ class Mode(Enum):
 
 @dataclass(frozen=True)
 class Objective:
+    """What to optimise: ``mode``; optional ``budget`` ($), ``deadline`` (s) and, for
+    ``balanced``, ``tradeoff``: the makespan it may add to the fastest plan's, as a fraction."""
+
     mode: Mode = Mode.BALANCED
     budget: float | None = None
     deadline: float | None = None
@@ -162,7 +172,10 @@ def unplaceable(tasks: Iterable[TaskSpec], pools: Iterable[Pool]) -> dict[Hashab
 class _Graph:
     """Integer-indexed DAG with per-signature pool options, topological order and ranks."""
 
-    def __init__(self, tasks: Sequence[TaskSpec], pools: Sequence[Pool]) -> None:
+    def __init__(self, tasks: Sequence[TaskSpec], pools: Sequence[Pool], overhead: float = 0.0) -> None:
+        if not overhead >= 0.0:
+            raise WorkflowError(f"planning, field 'task_overhead': expected seconds >= 0, got {overhead!r}. Fix: pass 0 or more")
+        self.overhead = ov = float(overhead)
         for p in pools:
             if not p.speed > 0:
                 raise WorkflowError(f"pool {p.name!r}, field 'speed': expected > 0, got {p.speed!r}. Fix: give a positive speed")
@@ -239,10 +252,10 @@ class _Graph:
             for c in children[i]:
                 if rank[c] > r:
                     r = rank[c]
-                x = rest[c] + work[c] / fast[sig[c]]
+                x = rest[c] + work[c] / fast[sig[c]] + ov
                 if x > q:
                     q = x
-            rank[i] = work[i] / avg[sig[i]] + r
+            rank[i] = work[i] / avg[sig[i]] + ov + r
             rest[i] = q
         self.rank = rank
         self.rest = rest
@@ -254,7 +267,7 @@ class _Graph:
             for d in self.deps[i]:
                 if top[d] > t0:
                     t0 = top[d]
-            top[i] = t0 + work[i] / fast[sig[i]]
+            top[i] = t0 + work[i] / fast[sig[i]] + ov
             whole = top[i] + rest[i]
             if whole > 0:
                 frac[i] = top[i] / whole
@@ -275,15 +288,17 @@ class _Sched:
     cost: float
 
 
-_EFT, _FIXED, _LFT = 0, 1, 2
+_EFT, _FIXED, _LFT, _LATEST = 0, 1, 2, 3
 
 
 def _schedule(g: _Graph, kind: int, fixed: list[int] | None = None, target: float = math.inf) -> _Sched:
     """One list-scheduling pass. ``kind``: earliest finish, a fixed pool per task, or slack-guided.
 
     Each pool keeps its workers' free times sorted: the earliest is the pool's offer, and a task
-    goes to the worker freed last before its start (best fit, so no idle gap is wasted).
+    goes to the worker freed last before its start (best fit, so no idle gap is wasted). A task
+    holds its worker for ``g.overhead`` (dispatch) before it starts; cost counts only its run.
     """
+    ov = g.overhead
     pools = g.pools
     n = g.n
     heaps = [[(0.0, w) for w in range(max(int(p.workers), 1))] for p in pools]
@@ -297,7 +312,7 @@ def _schedule(g: _Graph, kind: int, fixed: list[int] | None = None, target: floa
     prev = [-1] * n
     busy = [0.0] * len(pools)
     used = [0] * len(pools)
-    deps, children, work, sig, opts, frac, rkey = g.deps, g.children, g.work, g.sig, g.opts, g.frac, g.rkey
+    deps, children, work, sig, opts, frac, rest, rkey = g.deps, g.children, g.work, g.sig, g.opts, g.frac, g.rest, g.rkey
     indeg = [len(d) for d in deps]
     ready = [rkey[i] for i in range(n) if indeg[i] == 0]
     heapq.heapify(ready)
@@ -314,20 +329,23 @@ def _schedule(g: _Graph, kind: int, fixed: list[int] | None = None, target: floa
         if kind == _FIXED:
             best = fixed[i]  # type: ignore[index]
             free = heaps[best][0][0]
-            bf = (r if r > free else free) + w / speeds[best]
+            bf = (r if r > free else free) + w / speeds[best] + ov
         elif kind == _EFT:
             best, bf, bc = -1, math.inf, math.inf
             for j, sp in opts[sig[i]]:
                 free = heaps[j][0][0]
-                f = (r if r > free else free) + w / sp
+                f = (r if r > free else free) + w / sp + ov
                 if f < bf - _EPS or (f <= bf + _EPS and rates[j] < bc):
                     best, bf, bc = j, f, rates[j]
         else:
-            lft = target * frac[i] + _EPS * (1.0 + target)
+            if kind == _LFT:
+                lft = target * frac[i] + _EPS * (1.0 + target)
+            else:
+                lft = target - rest[i] + _EPS * (1.0 + target)
             best, bf, ef, eb = -1, math.inf, math.inf, -1
             for j, sp in opts[sig[i]]:  # cheapest per unit of work first
                 free = heaps[j][0][0]
-                f = (r if r > free else free) + w / sp
+                f = (r if r > free else free) + w / sp + ov
                 if f <= lft:
                     best, bf = j, f
                     break
@@ -338,7 +356,7 @@ def _schedule(g: _Graph, kind: int, fixed: list[int] | None = None, target: floa
         h = heaps[best]
         d = w / speeds[best]
         st = bf - d
-        k = bisect_right(h, (st, _BIG)) - 1  # best fit: the worker freed last before the start
+        k = bisect_right(h, (st - ov, _BIG)) - 1  # best fit: the worker freed last before the start
         if k < 0:
             k = 0
         wk = h[k][1]
@@ -419,18 +437,26 @@ def _within(s: _Sched, limit: float) -> bool:
 
 def _slack_search(g: _Graph, limit: float, lo: float, rounds: int) -> list[_Sched]:
     """Slack-guided passes with targets in ``[lo, limit]``: the largest whose makespan fits ``limit``."""
-    out = [_schedule(g, _LFT, target=limit)]
-    if _within(out[-1], limit) or lo >= limit:
-        return out
-    a, b = lo, limit
+    out: list[_Sched] = []
+    for kind in (_LFT, _LATEST):
+        out.append(_schedule(g, kind, target=limit))
+        if _within(out[-1], limit) or lo >= limit:
+            continue
+        out += _bisect_target(g, kind, lo, limit, rounds, lambda s: _within(s, limit))
+    return out
+
+
+def _bisect_target(g: _Graph, kind: int, lo: float, hi: float, rounds: int, raise_lo: Any) -> list[_Sched]:
+    """Slack-guided passes bisecting the target in ``[lo, hi]``; ``raise_lo(plan)`` picks the half."""
+    out = []
     for _ in range(rounds):
-        mid = 0.5 * (a + b)
-        s = _schedule(g, _LFT, target=mid)
+        mid = 0.5 * (lo + hi)
+        s = _schedule(g, kind, target=mid)
         out.append(s)
-        if _within(s, limit):
-            a = mid
+        if raise_lo(s):
+            lo = mid
         else:
-            b = mid
+            hi = mid
     return out
 
 
@@ -438,6 +464,7 @@ def _choose(g: _Graph, objective: Objective) -> _Sched:
     mode = Mode(objective.mode)
     budget, deadline = objective.budget, objective.deadline
     rounds = 6 if g.n <= 20_000 else 3
+    reclaim_rounds = 3 if g.n <= 20_000 else 1
     if mode is Mode.FASTEST:
         return _schedule(g, _EFT)
     if mode is Mode.CHEAPEST:
@@ -448,7 +475,9 @@ def _choose(g: _Graph, objective: Objective) -> _Sched:
         cands = [cheap, fast, _icpcp(g, deadline, 40 if g.n <= 20_000 else 4)]
         cands += _slack_search(g, deadline, fast.makespan, rounds)
         ok = [s for s in cands if _within(s, deadline)]
-        return min(ok, key=lambda s: (s.cost, s.makespan)) if ok else min(cands, key=lambda s: (s.makespan, s.cost))
+        if not ok:
+            return min(cands, key=lambda s: (s.makespan, s.cost))
+        return _reclaim(g, min(ok, key=lambda s: (s.cost, s.makespan)), deadline, reclaim_rounds)
     # balanced
     fast = _schedule(g, _EFT)
     if budget is not None:
@@ -457,28 +486,93 @@ def _choose(g: _Graph, objective: Objective) -> _Sched:
         cheap = _schedule(g, _FIXED, _cheapest_pools(g))
         if not _fits_budget(cheap, budget):
             return cheap
-        cands = [fast, cheap]
-        a, b = fast.makespan, max(cheap.makespan, fast.makespan)
-        for _ in range(rounds + 2):  # smallest target whose plan fits the budget
-            mid = 0.5 * (a + b)
-            s = _schedule(g, _LFT, target=mid)
-            cands.append(s)
-            if _fits_budget(s, budget):
-                b = mid
-            else:
-                a = mid
+        # the smallest target whose plan fits the budget
+        cands = [fast, cheap] + _bisect_target(
+            g, _LFT, fast.makespan, max(cheap.makespan, fast.makespan), rounds + 2, lambda s: not _fits_budget(s, budget)
+        )
         ok = [s for s in cands if _fits_budget(s, budget)]
         if deadline is not None and any(_within(s, deadline) for s in ok):
             ok = [s for s in ok if _within(s, deadline)]
         return min(ok, key=lambda s: (s.makespan, s.cost))
     if deadline is not None:
         limit = max(deadline, fast.makespan)
-    else:
-        eps = DEFAULT_TRADEOFF if objective.tradeoff is None else max(float(objective.tradeoff), 0.0)
-        limit = fast.makespan * (1.0 + eps)
+        cands = [fast] + _slack_search(g, limit, fast.makespan, rounds)
+        ok = [s for s in cands if _within(s, limit)] or [fast]
+        return _reclaim(g, min(ok, key=lambda s: (s.cost, s.makespan)), limit, reclaim_rounds)
+    eps = DEFAULT_TRADEOFF if objective.tradeoff is None else max(float(objective.tradeoff), 0.0)
+    limit = fast.makespan * (1.0 + eps)
     cands = [fast] + _slack_search(g, limit, fast.makespan, rounds)
     ok = [s for s in cands if _within(s, limit)] or [fast]
-    return min(ok, key=lambda s: (s.cost, s.makespan))
+    return _reclaim(g, min(ok, key=lambda s: (s.cost, s.makespan)), limit, reclaim_rounds)
+
+
+def _reclaim(g: _Graph, s: _Sched, limit: float, rounds: int) -> _Sched:
+    """Slack reclamation: move tasks back to cheaper pools while the plan still meets ``limit``.
+
+    Each round computes every task's latest finish under ``limit`` (its children, and the next task
+    on its worker while it stays there, must still start in time), picks for each task the cheapest
+    pool whose longer run still lets its children start in time, and applies the moves in order of money saved: all of them if the
+    rescheduled plan meets ``limit``, else the largest prefix found by bisection.
+    """
+    n = g.n
+    pools = g.pools
+    rates = [p.price_per_hour / p.speed for p in pools]
+    pos = [0] * n
+    for k, i in enumerate(g.order):
+        pos[i] = k
+    for _ in range(rounds):
+        if not _within(s, limit):
+            return s
+        nxt = [-1] * n
+        for i in range(n):
+            if s.prev[i] >= 0:
+                nxt[s.prev[i]] = i
+        latest_start = [0.0] * n
+        moves: list[tuple[float, int, int]] = []
+        for i in sorted(range(n), key=lambda i: (s.start[i], s.finish[i], pos[i]), reverse=True):
+            lf = limit  # latest finish for its children (a task that moves leaves its worker queue)
+            for c in g.children[i]:
+                if latest_start[c] < lf:
+                    lf = latest_start[c]
+            cur = s.pool[i]
+            w = g.work[i]
+            slack = lf - s.finish[i]
+            if nxt[i] >= 0 and latest_start[nxt[i]] < lf:
+                lf = latest_start[nxt[i]]  # ... but while it stays, the next task on its worker waits for it
+            latest_start[i] = lf - w / pools[cur].speed - g.overhead
+            for j, sp in g.opts[g.sig[i]]:  # cheapest per unit of work first
+                if rates[j] >= rates[cur] - _EPS:
+                    break
+                if w / sp - w / pools[cur].speed <= slack:
+                    moves.append((w * (rates[cur] - rates[j]), i, j))
+                    break
+        if not moves:
+            return s
+        moves.sort(reverse=True)
+        base = list(s.pool)
+
+        def apply(k: int) -> _Sched:
+            fixed = list(base)
+            for _saving, i, j in moves[:k]:
+                fixed[i] = j
+            return _schedule(g, _FIXED, fixed)
+
+        best = apply(len(moves))
+        if not _within(best, limit):
+            lo, hi, best = 0, len(moves), s
+            for _step in range(8):
+                if hi - lo <= 1:
+                    break
+                mid = (lo + hi) // 2
+                t = apply(mid)
+                if _within(t, limit):
+                    lo, best = mid, t
+                else:
+                    hi = mid
+        if best.cost >= s.cost - _EPS * (1.0 + s.cost):
+            return s
+        s = best
+    return s
 
 
 def _to_plan(g: _Graph, s: _Sched, objective: Objective) -> Plan:
@@ -493,8 +587,14 @@ def _to_plan(g: _Graph, s: _Sched, objective: Objective) -> Plan:
     return Plan(assignments, s.makespan, cost, cost_by_pool, busy, objective, meets_b, meets_d)
 
 
-def plan(tasks: Sequence[TaskSpec], pools: Sequence[Pool], objective: Objective = Objective()) -> Plan:
+def plan(
+    tasks: Sequence[TaskSpec], pools: Sequence[Pool], objective: Objective = Objective(), *, task_overhead: float = 0.0
+) -> Plan:
     """Place every task on a pool and worker for ``objective`` (see the module docstring).
+
+    ``task_overhead`` is the time a worker spends on each task besides its work (dispatch,
+    fetching inputs), in seconds; it lengthens the schedule but is not charged as work
+    (:attr:`CostModel.task_overhead` learns it from runs).
 
     Raises :class:`~daskcollab._errors.UnplaceableError` when a task fits no pool and
     :class:`~daskcollab._errors.WorkflowError` on a dependency cycle or duplicate key.
@@ -505,8 +605,79 @@ def plan(tasks: Sequence[TaskSpec], pools: Sequence[Pool], objective: Objective 
     ('spot', 10.0)
     """
     tasks, pools = list(tasks), list(pools)
-    g = _Graph(tasks, pools)
+    g = _Graph(tasks, pools, task_overhead)
     return _to_plan(g, _choose(g, objective), objective)
+
+
+#: Above this many tasks, :func:`coarsen` bundles interchangeable tasks before planning.
+COARSEN_ABOVE = 4_000
+
+
+def coarsen(tasks: Sequence[TaskSpec], max_tasks: int = COARSEN_ABOVE) -> tuple[list[TaskSpec], dict[Hashable, Hashable]]:
+    """Bundle interchangeable tasks so at most about ``max_tasks`` remain to plan.
+
+    Tasks are interchangeable when they share stage, resources, pin, priority and depth (longest
+    dependency chain from a source within ``tasks``, so none depends on another and bundles keep
+    the graph acyclic). Each bundle of up to ``ceil(n / max_tasks)`` of them becomes one task with
+    their summed work and the union of their dependencies' bundles. Planning then decides how much
+    of a wide stage goes to each pool at a fraction of the cost, as a stage of 50,000 tiny tasks
+    needs. Returns the tasks to plan and ``{original key: bundle key}`` (empty when nothing was
+    bundled: ``tasks`` is returned as it is).
+
+    >>> tasks = [TaskSpec(i, 1.0, stage="map") for i in range(10)] + [TaskSpec("r", 1.0, tuple(range(10)))]
+    >>> bundled, bundle_of = coarsen(tasks, max_tasks=4)
+    >>> len(bundled), bundled[0].work, bundle_of[0] == bundle_of[2]
+    (5, 3.0, True)
+    """
+    n = len(tasks)
+    if n <= max_tasks:
+        return list(tasks), {}
+    size = -(-n // max(int(max_tasks), 1))
+    index = {t.key: i for i, t in enumerate(tasks)}
+    deps = [[index[d] for d in t.dependencies if d in index] for t in tasks]
+    children: list[list[int]] = [[] for _ in range(n)]
+    for i, ds in enumerate(deps):
+        for d in ds:
+            children[d].append(i)
+    indeg = [len(ds) for ds in deps]
+    depth = [0] * n
+    queue = deque(i for i in range(n) if indeg[i] == 0)
+    seen = 0
+    while queue:
+        i = queue.popleft()
+        seen += 1
+        for c in children[i]:
+            if depth[i] + 1 > depth[c]:
+                depth[c] = depth[i] + 1
+            indeg[c] -= 1
+            if indeg[c] == 0:
+                queue.append(c)
+    if seen < n:
+        return list(tasks), {}  # a cycle: let plan() report it on the original keys
+    groups: dict[tuple, list[int]] = {}
+    for i, t in enumerate(tasks):
+        sig = (t.stage, t.pool, t.priority, depth[i], tuple(sorted((str(r), float(q)) for r, q in t.resources.items())))
+        groups.setdefault(sig, []).append(i)
+    bundle_of: dict[Hashable, Hashable] = {}
+    owner = [0] * n
+    members: list[list[int]] = []
+    for g, idx in enumerate(groups.values()):
+        for b in range(0, len(idx), size):
+            chunk = idx[b : b + size]
+            key = ("daskcollab-bundle", g, b // size) if len(chunk) > 1 else tasks[chunk[0]].key
+            for i in chunk:
+                owner[i] = len(members)
+                bundle_of[tasks[i].key] = key
+            members.append(chunk)
+    out = []
+    for chunk in members:
+        first = tasks[chunk[0]]
+        key = bundle_of[first.key]
+        dep_keys = {bundle_of[tasks[d].key] for i in chunk for d in deps[i]}
+        dep_keys.update(d for i in chunk for d in tasks[i].dependencies if d not in index)  # outside: kept
+        out.append(TaskSpec(key, sum(tasks[i].work for i in chunk), tuple(dep_keys), first.resources,
+                            first.priority, first.stage, first.pool))
+    return out, bundle_of
 
 
 def lower_bounds(tasks: Sequence[TaskSpec], pools: Sequence[Pool]) -> LowerBounds:
@@ -528,10 +699,22 @@ def lower_bounds(tasks: Sequence[TaskSpec], pools: Sequence[Pool]) -> LowerBound
 
 
 class CostModel:
-    """Average observed work (duration x speed) per (stage, prefix); JSON round-trip."""
+    """What runs taught: average work (duration x speed) per (stage, prefix); the average
+    per-task overhead (a worker's wait between a task being runnable there and its start:
+    dispatch and input transfer); and the slippage, how much longer runs took than planned
+    (actual / planned makespan; deadline plans aim that much earlier). JSON round-trip; the two
+    averages forget old runs slowly (at most :attr:`OVERHEAD_MEMORY` observations weigh in)."""
 
-    def __init__(self, observations: Mapping[str, tuple[float, int]] | None = None) -> None:
+    OVERHEAD_MEMORY = 2_000
+
+    #: Slippage is clamped to this range: a plan is never assumed faster, nor more than 3x slower.
+    SLIPPAGE_RANGE = (1.0, 3.0)
+
+    def __init__(self, observations: Mapping[str, tuple[float, int]] | None = None,
+                 overhead: tuple[float, int] | None = None, slippage: tuple[float, int] | None = None) -> None:
         self._obs: dict[str, list[float]] = {k: [float(v[0]), int(v[1])] for k, v in (observations or {}).items()}
+        self._overhead = [float(overhead[0]), int(overhead[1])] if overhead else [0.0, 0]
+        self._slippage = [float(slippage[0]), int(slippage[1])] if slippage else [0.0, 0]
 
     @staticmethod
     def _key(stage: str | None, prefix: str | None) -> str:
@@ -546,12 +729,42 @@ class CostModel:
         entry[0] += duration * speed
         entry[1] += 1
 
+    def observe_overhead(self, seconds: float) -> None:
+        self._overhead = self._faded(self._overhead, max(float(seconds), 0.0))
+
+    def observe_slippage(self, planned: float, actual: float) -> None:
+        """One finished plan: it was to take ``planned`` seconds and took ``actual``."""
+        if planned > 0.0 and actual > 0.0:
+            self._slippage = self._faded(self._slippage, actual / planned)
+
+    def _faded(self, entry: list[float], value: float) -> list[float]:
+        total, n = entry
+        if n >= self.OVERHEAD_MEMORY:  # keep the mean, halve its weight: recent runs count more
+            total, n = total / 2.0, int(n) // 2
+        return [total + value, int(n) + 1]
+
+    @property
+    def slippage(self) -> float:
+        """Mean actual / planned makespan of finished plans, within :attr:`SLIPPAGE_RANGE` (1 before any)."""
+        total, n = self._slippage
+        lo, hi = self.SLIPPAGE_RANGE
+        return min(max(total / n, lo), hi) if n else lo
+
+    @property
+    def task_overhead(self) -> float:
+        """Mean observed per-task overhead in seconds (0 before any observation)."""
+        total, n = self._overhead
+        return total / n if n else 0.0
+
     def to_dict(self) -> dict[str, Any]:
-        return {"version": 1, "observations": {k: list(v) for k, v in self._obs.items()}}
+        return {"version": 1, "observations": {k: list(v) for k, v in self._obs.items()},
+                "overhead": list(self._overhead), "slippage": list(self._slippage)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CostModel:
-        return cls({k: (v[0], v[1]) for k, v in data.get("observations", {}).items()})
+        overhead, slippage = data.get("overhead"), data.get("slippage")
+        return cls({k: (v[0], v[1]) for k, v in data.get("observations", {}).items()},
+                   (overhead[0], overhead[1]) if overhead else None, (slippage[0], slippage[1]) if slippage else None)
 
     def save(self, path: str | pathlib.Path) -> None:
         pathlib.Path(path).write_text(json.dumps(self.to_dict()))
@@ -563,5 +776,5 @@ class CostModel:
 
 __all__ = [
     "Assignment", "CostModel", "LowerBounds", "Mode", "Objective", "Plan", "Pool", "TaskSpec",
-    "eligible_pools", "lower_bounds", "plan", "unplaceable",
+    "coarsen", "eligible_pools", "lower_bounds", "plan", "unplaceable",
 ]

@@ -27,6 +27,8 @@ live no restriction is added (nothing to choose), which keeps queuing.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import gc
 import logging
 import os
 import pathlib
@@ -44,7 +46,7 @@ from dask.utils import parse_timedelta
 from daskcollab._contract import ANNOTATION_KEY
 from daskcollab._errors import BudgetError, DaskCollabError, UnplaceableError, stage_message
 from daskcollab.placement._accounting import Decision, Ledger
-from daskcollab.placement._planning import CostModel, Mode, Objective, Pool, TaskSpec, plan
+from daskcollab.placement._planning import DEFAULT_TRADEOFF, CostModel, Mode, Objective, Pool, TaskSpec, coarsen, plan
 from daskcollab.placement._pools import (
     WorkerInfo,
     pool_from_mapping,
@@ -61,6 +63,8 @@ PLUGIN_NAME = "daskcollab-placement"
 #: Resource no worker has; holds a task about to be erred in ``no-worker`` for one loop turn.
 HOLD_RESOURCE = "daskcollab-hold"
 DEFAULT_COST_MODEL_PATH = pathlib.Path("~/.cache/daskcollab/cost-model.json")
+#: Work (seconds at speed 1.0) below which a task is left to Dask (see ``min_work``).
+DEFAULT_MIN_WORK = 0.005
 
 
 class BudgetAction(Enum):
@@ -83,6 +87,8 @@ def describe_pools(pools: Iterable[Pool]) -> str:
 
 def missing_resources(resources: Mapping[str, float], pool: str | None, pools: Iterable[Pool]) -> dict[str, float]:
     """The part of a request no pool can satisfy on one worker (empty when some pool can)."""
+    if not resources and pool is None:
+        return {}  # the common case, on the per-task path of update_graph
     pools = [p for p in pools if pool is None or p.name == pool]
     if pool is not None and not pools:
         return {pool_resource(pool): 1}
@@ -104,6 +110,10 @@ class PlacementPlugin(SchedulerPlugin):
     mode : Mode or str, optional
         Default objective when the ``collab`` annotation carries no ``mode``
         (config ``collab.placement.mode``, default ``balanced``).
+    tradeoff : float, optional
+        ``balanced`` only: the makespan a plan may add to the fastest plan's, as a fraction, in
+        exchange for a lower cost (config ``collab.placement.tradeoff``, default 0.5; a
+        ``tradeoff`` in the ``collab`` annotation wins).
     pools : list of Pool or mapping, optional
         *Declared* pools that may have no live worker yet (config ``collab.placement.pools``);
         a task one of them could run waits instead of failing fast.
@@ -118,6 +128,14 @@ class PlacementPlugin(SchedulerPlugin):
     on_budget_miss : BudgetAction or str, optional
         ``warn`` (record the miss) or ``fail`` (err the submission with :class:`BudgetError`)
         when the plan misses the budget or deadline (config ``collab.placement.on-budget-miss``).
+    task_overhead : float or str, optional
+        Seconds a worker spends on each task besides its work (dispatch, input transfer), used to
+        plan makespans (config ``collab.placement.task-overhead``; default None: the cost model's
+        learned average, 0 before the first run).
+    min_work : float, optional
+        Tasks with less work than this (seconds at speed 1.0) get no restriction: Dask places
+        them where their inputs are (config ``collab.placement.min-work``, default 0.005). Their
+        place cannot change the bill, and a restriction costs Dask more per task than they run.
     default_work : float, optional
         Work (seconds at speed 1.0) assumed for a task without ``cost``/``work`` and no history
         (config ``collab.placement.default-work``, default 1.0).
@@ -134,20 +152,26 @@ class PlacementPlugin(SchedulerPlugin):
         self,
         *,
         mode: Mode | str | None = None,
+        tradeoff: float | None = None,
         pools: Iterable[Pool | Mapping[str, Any]] | None = None,
         cost_model_path: str | os.PathLike | None = None,
         learn: bool | None = None,
         no_worker_timeout: float | str | None = None,
         on_budget_miss: BudgetAction | str | None = None,
         default_work: float | None = None,
+        task_overhead: float | str | None = None,
+        min_work: float | None = None,
     ) -> None:
         self.mode = mode
+        self.tradeoff = tradeoff
         self.pools = None if pools is None else list(pools)
         self.cost_model_path = cost_model_path
         self.learn = learn
         self.no_worker_timeout = no_worker_timeout
         self.on_budget_miss = on_budget_miss
         self.default_work = default_work
+        self.task_overhead = task_overhead
+        self.min_work = min_work
         self.scheduler: Any = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -156,6 +180,8 @@ class PlacementPlugin(SchedulerPlugin):
 
         self.scheduler = scheduler
         self.mode_ = Mode(_config("mode", None if self.mode is None else Mode(self.mode).value, "balanced"))
+        self.tradeoff_ = float(_config("tradeoff", self.tradeoff, DEFAULT_TRADEOFF))
+        self.min_work_ = float(_config("min-work", self.min_work, DEFAULT_MIN_WORK))
         self.declared_ = {p.name: p for p in map(pool_from_mapping, _config("pools", self.pools, []))}
         path = _config("cost-model-path", self.cost_model_path, None)
         self.cost_model_path_ = pathlib.Path(path or DEFAULT_COST_MODEL_PATH).expanduser()
@@ -165,7 +191,11 @@ class PlacementPlugin(SchedulerPlugin):
             _config("on-budget-miss", None if self.on_budget_miss is None else BudgetAction(self.on_budget_miss).value, "warn")
         )
         self.default_work_ = float(_config("default-work", self.default_work, 1.0))
+        overhead = _config("task-overhead", self.task_overhead, None)
+        self.task_overhead_ = None if overhead is None else parse_timedelta(overhead)
         self.cost_model_ = self._load_cost_model()
+        self.finished_at_: dict[Hashable, float] = {}  # compute stop of finished tasks still held
+        self.worker_free_at_: dict[str, float] = {}  # last compute stop per worker
         self.ledger_ = Ledger()
         self.workers_: dict[str, WorkerInfo] = {}
         self.placed_: dict[Hashable, str] = {}  # planner-chosen pool of pending/finished collab tasks
@@ -176,6 +206,9 @@ class PlacementPlugin(SchedulerPlugin):
         self.update_graph_seconds_ = 0.0
         self.tasks_planned_ = 0
         self.tasks_accounted_ = 0
+        self.open_plans_: dict[int, list[float]] = {}  # plan id -> [tasks left, planned makespan, start]
+        self.plan_of_: dict[Hashable, int] = {}
+        self.plans_made_ = 0
         for address, ws in scheduler.workers.items():
             self._track_worker(address, ws)
         self.pc_name_ = f"{PLUGIN_NAME}-{id(self):x}"
@@ -288,6 +321,11 @@ class PlacementPlugin(SchedulerPlugin):
         if not collab:
             return
         t0 = perf_counter()
+        # The specs and plan are acyclic garbage freed by reference counting; a full cyclic
+        # collection of the scheduler's heap (~0.5 s at 50k tasks) triggered by them is deferred
+        # to after the hook, where the scheduler's own allocations would trigger it anyway.
+        collecting = gc.isenabled()
+        gc.disable()
         try:
             selected = []
             get = scheduler.tasks.get
@@ -304,6 +342,8 @@ class PlacementPlugin(SchedulerPlugin):
             if selected:
                 self._place(selected, reason="plan", stimulus_id=stimulus_id)
         finally:
+            if collecting:
+                gc.enable()
             elapsed = perf_counter() - t0
             self.hook_seconds_ += elapsed
             self.update_graph_seconds_ += elapsed
@@ -313,7 +353,11 @@ class PlacementPlugin(SchedulerPlugin):
         self._place(tasks, reason=reason, stimulus_id=stimulus_id)
 
     def _specs(self, tasks: list[Any]) -> tuple[list[TaskSpec], dict[Hashable, dict[str, float]]]:
-        """TaskSpecs for scheduler tasks; also each task's user resources (from annotations)."""
+        """TaskSpecs for scheduler tasks; also each task's user resources (from annotations).
+
+        On the per-task path of ``update_graph``: work estimates are computed once per
+        (stage, task prefix), and empty resources and dependencies skip their conversions.
+        """
         keys = {ts.key for ts in tasks}
         per_stage: dict[str | None, int] = {}
         for ts in tasks:
@@ -322,28 +366,38 @@ class PlacementPlugin(SchedulerPlugin):
             per_stage[stage] = per_stage.get(stage, 0) + 1
         specs: list[TaskSpec] = []
         user_resources: dict[Hashable, dict[str, float]] = {}
-        estimate = self.cost_model_.estimate
+        estimates: dict[tuple[Any, str, Any], float] = {}
+        no_resources: dict[str, float] = {}
         for ts in tasks:
-            ann = ts.annotations.get(ANNOTATION_KEY) or {}
+            annotations = ts.annotations
+            ann = annotations.get(ANNOTATION_KEY) or {}
             stage = ann.get("stage")
-            requested = dict(ts.annotations.get("resources") or {})
+            requested = annotations.get("resources")
+            if requested:
+                requested = dict(requested)
+                plain, pinned = split_resources(requested)
+            else:
+                requested, plain, pinned = {}, no_resources, ()
             user_resources[ts.key] = requested
-            plain, pinned = split_resources(requested)
             work = ann.get("work")
             if work is None:  # a per-task `work` is exact; stage-level estimates are refined by history
-                if ann.get("cost") is not None:
-                    work = float(ann["cost"]) / per_stage[stage]
-                else:
-                    avg = ts.prefix.duration_average
-                    work = avg if avg is not None and avg > 0 else self.default_work_
-                work = estimate(stage, ts.prefix.name, None, float(work))
-            work = float(work)
-            prio = ts.annotations.get("priority", 0)
+                cost = ann.get("cost")
+                memo = (stage, ts.prefix.name, cost)
+                work = estimates.get(memo)
+                if work is None:
+                    if cost is not None:
+                        work = float(cost) / per_stage[stage]
+                    else:
+                        avg = ts.prefix.duration_average
+                        work = avg if avg is not None and avg > 0 else self.default_work_
+                    work = estimates[memo] = self.cost_model_.estimate(stage, ts.prefix.name, None, float(work))
+            prio = annotations.get("priority", 0)
+            deps = ts.dependencies
             specs.append(
                 TaskSpec(
                     key=ts.key,
-                    work=work,
-                    dependencies=tuple(d.key for d in ts.dependencies if d.key in keys),
+                    work=float(work),
+                    dependencies=tuple(d.key for d in deps if d.key in keys) if deps else (),
                     resources=plain,
                     priority=int(prio) if isinstance(prio, (int, float)) else 0,
                     stage=stage,
@@ -353,11 +407,13 @@ class PlacementPlugin(SchedulerPlugin):
         return specs, user_resources
 
     def _objective(self, tasks: list[Any]) -> Objective:
-        mode, budget, deadline = self.mode_, None, None
+        mode, budget, deadline, tradeoff = self.mode_, None, None, self.tradeoff_
         for ts in tasks:
             ann = ts.annotations.get(ANNOTATION_KEY) or {}
             if ann.get("mode"):
                 mode = Mode(ann["mode"])
+            if ann.get("tradeoff") is not None:
+                tradeoff = float(ann["tradeoff"])
             budget = ann.get("budget", budget) if budget is None else budget
             deadline = ann.get("deadline", deadline) if deadline is None else deadline
             if ann.get("mode") or budget is not None or deadline is not None:
@@ -366,7 +422,7 @@ class PlacementPlugin(SchedulerPlugin):
             self.ledger_.budget = float(budget)
         if deadline is not None:
             self.ledger_.deadline = float(deadline)
-        return Objective(mode=mode, budget=budget, deadline=deadline)
+        return Objective(mode=mode, budget=budget, deadline=deadline, tradeoff=tradeoff)
 
     def _place(self, tasks: list[Any], *, reason: str, stimulus_id: str) -> None:
         live = self.live_pools()
@@ -377,6 +433,8 @@ class PlacementPlugin(SchedulerPlugin):
         by_key = {ts.key: ts for ts in tasks}
         failures: dict[Hashable, Exception] = {}
         for spec in specs:
+            if not spec.resources and spec.pool is None:
+                continue  # any worker can run it
             miss = missing_resources(spec.resources, spec.pool, feasible)
             if miss:
                 failures[spec.key] = UnplaceableError(self._unplaceable_message(spec.stage, spec.resources, spec.pool, miss, feasible))
@@ -394,29 +452,45 @@ class PlacementPlugin(SchedulerPlugin):
         live_pools = list(live.values())
 
         def runnable_now(s: TaskSpec) -> bool:
-            return s.pool in live if s.pool is not None else not missing_resources(s.resources, None, live_pools)
+            if s.pool is not None:
+                return s.pool in live
+            return not s.resources or not missing_resources(s.resources, None, live_pools)
 
-        specs = [s for s in specs if runnable_now(s)]
-        waiting_ok = {s.key for s in specs}
-        specs = [
-            TaskSpec(s.key, s.work, tuple(d for d in s.dependencies if d in waiting_ok), s.resources, s.priority, s.stage, s.pool)
-            for s in specs
-        ]
+        runnable = [s for s in specs if runnable_now(s)]
+        if len(runnable) < len(specs):
+            waiting_ok = {s.key for s in runnable}
+            runnable = [
+                TaskSpec(s.key, s.work, tuple(d for d in s.dependencies if d in waiting_ok), s.resources, s.priority,
+                         s.stage, s.pool)
+                for s in runnable
+            ]
+        specs = runnable
         if not specs or not live:
             return
         objective = self._objective(tasks)
-        result = plan(specs, list(live.values()), objective)
+        overhead = self.cost_model_.task_overhead if self.task_overhead_ is None else self.task_overhead_
+        planned, bundle_of = coarsen(specs)  # a wide stage of tiny tasks is planned in bundles
+        slip = self.cost_model_.slippage
+        if objective.deadline is not None and slip > 1.0:  # runs take longer than planned: aim earlier
+            objective = dataclasses.replace(objective, deadline=float(objective.deadline) / slip)
+        result = plan(planned, list(live.values()), objective, task_overhead=overhead)
+        self._track_plan(specs, result.makespan, fresh=reason == "plan")
         self.tasks_planned_ += len(specs)
         if self._check_budget(result, specs, by_key, stimulus_id):
             return  # the submission errs with BudgetError
         restrict = len(live) > 1 or any(not i.pool for i in self.workers_.values())
+        min_work = self.min_work_
         no_worker: list[Hashable] = []
         counts: dict[tuple[str | None, str, str], list[Any]] = {}
         for spec in specs:
             ts = by_key[spec.key]
-            pool = result.pool_of(spec.key)
+            pool = result.pool_of(bundle_of.get(spec.key, spec.key))
             why = "pinned" if spec.pool is not None else reason
-            if spec.pool is None:
+            if spec.pool is None and spec.work < min_work:
+                # too small for its place to matter, and a resource restriction costs Dask more
+                # per task than such a task's run: left to Dask, accounted where it runs
+                why = "below min-work"
+            elif spec.pool is None:
                 self.placed_[spec.key] = pool
                 if restrict:
                     ts.resource_restrictions = {**user_resources[spec.key], pool_resource(pool): 1}
@@ -434,12 +508,44 @@ class PlacementPlugin(SchedulerPlugin):
             self.ledger_.record_decision(
                 Decision(
                     time=now, workflow=ann.get("workflow"), stage=stage, pool=pool, ntasks=int(n), reason=why,
-                    mode=objective.mode.value, estimated_work=work, estimated_makespan=result.makespan,
+                    mode=objective.mode.value, estimated_work=work, estimated_makespan=result.makespan * slip,
                     estimated_cost=result.cost,
                 )
             )
         if no_worker:
             self.scheduler.transitions({k: "processing" for k in no_worker}, stimulus_id)
+
+    #: Plans shorter than this, or with fewer tasks, teach no slippage (too noisy).
+    SLIPPAGE_MIN_SECONDS, SLIPPAGE_MIN_TASKS, MAX_OPEN_PLANS = 0.5, 10, 1_000
+
+    def _track_plan(self, specs: list[TaskSpec], makespan: float, *, fresh: bool) -> None:
+        """Remember a fresh plan to learn its slippage when its last task is done; a re-plan
+        cancels what it re-placed (the old prediction no longer applies)."""
+        for spec in specs:
+            self.open_plans_.pop(self.plan_of_.pop(spec.key, -1), None)
+        if not fresh or not self.learn_ or len(specs) < self.SLIPPAGE_MIN_TASKS or makespan < self.SLIPPAGE_MIN_SECONDS:
+            return
+        self.plans_made_ += 1
+        pid = self.plans_made_
+        while len(self.open_plans_) >= self.MAX_OPEN_PLANS:
+            self.open_plans_.pop(next(iter(self.open_plans_)))
+        self.open_plans_[pid] = [float(len(specs)), makespan, time.time()]
+        for spec in specs:
+            self.plan_of_[spec.key] = pid
+
+    def _finish_plan_task(self, key: Hashable, ok: bool) -> None:
+        pid = self.plan_of_.pop(key, None)
+        record = self.open_plans_.get(pid) if pid is not None else None
+        if record is None:
+            return
+        if not ok:
+            del self.open_plans_[pid]  # a failed task: the run is not a fair sample
+            return
+        record[0] -= 1
+        if record[0] <= 0:
+            del self.open_plans_[pid]
+            self.cost_model_.observe_slippage(record[1], time.time() - record[2])
+            self.dirty_ = True
 
     def _check_budget(self, result: Any, specs: list[TaskSpec], by_key: Mapping[Hashable, Any], stimulus_id: str) -> bool:
         """Record a budget/deadline miss; True when the submission is failed for it."""
@@ -577,6 +683,11 @@ class PlacementPlugin(SchedulerPlugin):
 
     # ------------------------------------------------------------------ accounting and learning
     def transition(self, key: Hashable, start: str, finish: str, *args: Any, stimulus_id: str | None = None, **kwargs: Any) -> None:
+        if finish == "forgotten":
+            self.finished_at_.pop(key, None)
+            if key in self.plan_of_:  # released before it ran (cancelled): the plan is no sample
+                self._finish_plan_task(key, False)
+            return
         if start != "processing" or (finish != "memory" and finish != "erred"):
             return
         t0 = perf_counter()
@@ -585,9 +696,12 @@ class PlacementPlugin(SchedulerPlugin):
             info = self.workers_.get(worker) if worker is not None else None
             startstops = kwargs.get("startstops") or ()
             duration = 0.0
+            began = stopped = None
             for ss in startstops:
                 if ss.get("action") == "compute":
                     duration += ss["stop"] - ss["start"]
+                    began = ss["start"] if began is None else min(began, ss["start"])
+                    stopped = ss["stop"] if stopped is None else max(stopped, ss["stop"])
             ts = self.scheduler.tasks.get(key)
             ann = (ts.annotations or {}).get(ANNOTATION_KEY) if ts is not None else None
             stage = ann.get("stage") if ann else None
@@ -597,11 +711,40 @@ class PlacementPlugin(SchedulerPlugin):
                 price_per_hour=info.price_per_hour if info is not None else 0.0, worker=worker,
             )
             self.tasks_accounted_ += 1
-            if self.learn_ and finish == "memory" and ann and pool and duration > 0 and ts is not None:
+            if self.plan_of_:
+                self._finish_plan_task(key, finish == "memory")
+            # learn from every task of a run's first 1,000, then from every 8th (keeps the hook cheap)
+            learn = self.learn_ and finish == "memory" and ann and ts is not None and (
+                self.tasks_accounted_ <= 1_000 or not self.tasks_accounted_ % 8
+            )
+            if stopped is not None and worker is not None:
+                if learn:
+                    self._observe_overhead(ts, worker, began)
+                self.finished_at_[key] = stopped
+                free = self.worker_free_at_.get(worker)
+                if free is None or stopped > free:
+                    self.worker_free_at_[worker] = stopped
+            if learn and pool and duration > 0:
                 self.cost_model_.observe(stage, ts.prefix.name, pool, duration, info.speed)
                 self.dirty_ = True
         finally:
             self.hook_seconds_ += perf_counter() - t0
+
+    def _observe_overhead(self, ts: Any, worker: str, began: float) -> None:
+        """The wait before this task started although its inputs were done and its worker free."""
+        runnable = self.worker_free_at_.get(worker)
+        if runnable is None:
+            return  # the worker's first task here: its idle time before is not overhead
+        for dep in ts.dependencies:
+            done = self.finished_at_.get(dep.key)
+            if done is None:
+                return  # an input finished before the plugin watched: unknown
+            if done > runnable:
+                runnable = done
+        gap = began - runnable
+        if 0.0 <= gap < 10.0:  # longer waits are queueing behind other work, not overhead
+            self.cost_model_.observe_overhead(gap)
+            self.dirty_ = True
 
     # ------------------------------------------------------------------ reporting
     def snapshot(self) -> dict[str, Any]:
@@ -611,6 +754,9 @@ class PlacementPlugin(SchedulerPlugin):
         data.update(
             {
                 "mode": self.mode_.value,
+                "tradeoff": self.tradeoff_,
+                "task_overhead": self.cost_model_.task_overhead if self.task_overhead_ is None else self.task_overhead_,
+                "slippage": self.cost_model_.slippage,
                 "pools": {
                     name: {"price_per_hour": p.price_per_hour, "speed": p.speed, "workers": p.workers,
                            "resources": dict(p.resources)}

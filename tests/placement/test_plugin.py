@@ -193,6 +193,54 @@ def test_cost_model_learns_across_runs(client, tmp_path):
     client.gather(client.compute(run2))
     second = [d for d in placement_report(client)["decisions"] if d["stage"] == "learn"]
     assert sum(d["estimated_work"] for d in second) == pytest.approx(4 * learned, rel=0.01)
+    # the per-task overhead (a free worker's wait for its next task) is learned and planned with too:
+    # 4 tasks on 2 spot workers, so each worker's second task gives one observation per run
+    save_cost_model(client)
+    overhead_sum, observed = json.loads(path.read_text())["overhead"]
+    assert observed >= 2 and 0.0 <= overhead_sum / observed < 0.5
+    assert placement_report(client)["task_overhead"] == pytest.approx(overhead_sum / observed)
+
+
+def test_slippage_is_learned_and_deadline_plans_aim_earlier(client, tmp_path):
+    path = tmp_path / "cm.json"
+    install(client, cost_model_path=path, mode="cheapest")
+    # run 1: 12 tasks claim 0.2 s each but sleep 0.4 s: on the 2 spot workers the 1.2 s plan takes ~2.4 s
+    with dask.annotate(collab={"workflow": "wf", "stage": "slow", "kind": "task", "work": 0.2}):
+        run1 = [dask.delayed(sleepy, pure=False)(0.4) for _ in range(12)]
+    client.gather(client.compute(run1))
+    slip = placement_report(client)["slippage"]
+    assert 1.5 < slip < 3.0
+    save_cost_model(client)
+    # run 2, deadline 1.5 s: the all-spot plan (1.2 s) would meet it on paper; with the slippage
+    # learned the plan aims for 1.5 / slip and moves work to the fast pool
+    install(client, cost_model_path=path, mode="cheapest")
+    with dask.annotate(collab={"workflow": "wf", "stage": "slow", "kind": "task", "work": 0.2, "deadline": 1.5}):
+        run2 = [dask.delayed(sleepy, pure=False)(0.2) for _ in range(12)]
+    futs = client.compute(run2)
+    client.gather(futs)
+    report = placement_report(client)
+    assert report["slippage"] > 1.3  # loaded from run 1 (and refined by run 2)
+    assert "fast" in {report["placements"][str(f.key)] for f in futs}
+    decision = next(d for d in report["decisions"] if d["stage"] == "slow" and d["reason"] == "plan")
+    assert decision["estimated_makespan"] > 1.0  # the prediction includes the slippage
+
+
+def test_tasks_below_min_work_are_left_to_dask_but_accounted(client, tmp_path):
+    install(client, cost_model_path=tmp_path / "cm.json", mode="cheapest")
+    tiny = stage("tiny", 20, 0.001)  # 1 ms of work: below the 5 ms default min-work
+    big = stage("big", 4, 0.05)
+    futs = client.compute(tiny + big)
+    client.gather(futs)
+
+    def restrictions(dask_scheduler, keys):
+        return [dask_scheduler.tasks[k].resource_restrictions for k in keys]
+
+    assert client.run_on_scheduler(restrictions, keys=[f.key for f in futs[:20]]) == [None] * 20
+    assert client.run_on_scheduler(restrictions, keys=[f.key for f in futs[20:]]) == [{pool_resource("spot"): 1}] * 4
+    report = placement_report(client)
+    reasons = {(d["stage"], d["reason"]) for d in report["decisions"]}
+    assert ("tiny", "below min-work") in reasons and ("big", "plan") in reasons
+    assert sum(report["tasks_by_pool"].values()) >= 24  # the tiny ones are accounted where they ran
 
 
 def test_budget_and_deadline(client, tmp_path):
@@ -246,7 +294,7 @@ def test_benchmark_quick_smoke():
     assert path.stat().st_mtime >= start - 1
     data = json.loads(path.read_text())
     runs = data["workflows"]["montage"]["runs"]
-    assert set(runs) == {"dask-default", "fastest", "cheapest", "balanced"}
+    assert set(runs) == {"dask-default", "fastest", "cheapest", "balanced", "balanced@0.5"}
     assert all(r["makespan_s"] > 0 and r["cost"] > 0 for r in runs.values())
     # the plugin's own ledger and the tasks' self-reported busy seconds agree on money
     for mode in ("fastest", "cheapest", "balanced"):
