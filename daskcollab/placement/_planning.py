@@ -560,7 +560,7 @@ def _reclaim(g: _Graph, s: _Sched, limit: float, rounds: int) -> _Sched:
         best = apply(len(moves))
         if not _within(best, limit):
             lo, hi, best = 0, len(moves), s
-            for _step in range(8):
+            for _step in range(8 if n <= 20_000 else 3):
                 if hi - lo <= 1:
                     break
                 mid = (lo + hi) // 2
