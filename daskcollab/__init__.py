@@ -16,12 +16,13 @@ from daskcollab._errors import (
     BudgetError,
     DaskCollabError,
     DataError,
+    RunCancelledError,
     UnplaceableError,
     WorkflowError,
     WorkflowFileError,
 )
 from daskcollab._result import RunResult
-from daskcollab._runner import local_cluster, run
+from daskcollab.runtime._runner import local_cluster, run
 from daskcollab.compile import CompiledStage, CompiledWorkflow
 from daskcollab.data import BUILDERS, ChunkSplit, Dataset, RowSplit, write_zarr_dataset
 from daskcollab.models import Task
@@ -69,6 +70,7 @@ __all__ = [
     "PostFitModel",
     "Predictions",
     "RowSplit",
+    "RunCancelledError",
     "RunResult",
     "SavedModel",
     "SearchModel",

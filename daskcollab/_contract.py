@@ -6,7 +6,8 @@ Both sides import these names from here, so the key and the pool label cannot dr
 from __future__ import annotations
 
 #: The namespaced custom annotation every workflow task carries:
-#: ``{"workflow", "stage", "kind", "cost", "pool", "budget", "deadline"}`` (optional ``work``, ``mode``).
+#: ``{"workflow", "run", "stage", "kind", "cost", "pool"}``. Hand-written submissions may add
+#: ``work`` (seconds at speed 1.0 of this task), ``mode``, ``tradeoff``, ``budget``, ``deadline``.
 ANNOTATION_KEY = "collab"
 #: Prefix of the abstract resource that marks a worker as a member of a pool.
 POOL_PREFIX = "pool-"

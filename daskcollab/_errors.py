@@ -29,10 +29,20 @@ class UnplaceableError(DaskCollabError, RuntimeError):
 
 
 class BudgetError(DaskCollabError, RuntimeError):
-    """A plan cannot meet the workflow's budget or deadline."""
+    """A plan cannot meet the workflow's budget or deadline, or a run spent more than its budget."""
+
+
+class RunCancelledError(DaskCollabError, RuntimeError):
+    """A task of a run that was given up (another stage failed); the first failure is what to fix."""
 
 
 def stage_message(stage: str, field: str | None, problem: str, fix: str) -> str:
     """Format the house error message: where, what is wrong, how to fix it."""
     where = f"stage {stage!r}" + (f", field {field!r}" if field else "")
+    return f"{where}: {problem}. Fix: {fix}"
+
+
+def workflow_message(workflow: str, field: str | None, problem: str, fix: str) -> str:
+    """The house message for a problem of a whole workflow (its budget, deadline, a run)."""
+    where = f"workflow {workflow!r}" + (f", field {field!r}" if field else "")
     return f"{where}: {problem}. Fix: {fix}"

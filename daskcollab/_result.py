@@ -27,11 +27,28 @@ class RunResult:
     models
         ``{model stage: description}`` (parameters, coefficients, rounds).
     timings
-        Wall seconds per stage, in run order.
+        Wall seconds per stage (from its start to its last future), in run order; stages overlap.
     outputs
-        ``{sink stage: path written}``.
+        ``{sink stage: absolute path written}``.
     placements
-        Placement records (stage, pool, $) when the placement plugin ran; empty otherwise.
+        The run's ledger from the placement plugin (decisions, stage states, busy and held money
+        per pool and stage, budget and deadline); empty when the plugin does not run.
+    run_id
+        The run's id on the scheduler.
+    plan
+        The run's plan when it started (per stage: pool, start, finish, work estimate and its
+        source; predicted makespan, busy and held cost); empty without the placement plugin.
+    cost
+        ``{"busy", "held", "busy_by_pool", "held_by_pool", "busy_by_stage", "held_by_stage",
+        "over_budget"}`` in $; empty without the placement plugin.
+    makespan_s
+        Wall seconds of the whole run (stages overlap, so less than the sum of ``timings``).
+    started_at, finished_at
+        Unix timestamps of the run.
+    warnings
+        Budget/deadline alerts and checks that could not be made.
+    stage_states
+        ``{stage: "done" | "reused" | ...}``.
     """
 
     workflow: str
@@ -42,10 +59,19 @@ class RunResult:
     timings: Mapping[str, float] = field(default_factory=dict)
     outputs: Mapping[str, str] = field(default_factory=dict)
     placements: Mapping[str, Any] = field(default_factory=dict)
+    run_id: str | None = None
+    plan: Mapping[str, Any] = field(default_factory=dict)
+    cost: Mapping[str, Any] = field(default_factory=dict)
+    makespan_s: float | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    warnings: tuple[str, ...] = ()
+    stage_states: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def wall_seconds(self) -> float:
-        return float(sum(self.timings.values()))
+        """The run's wall time (``makespan_s``; the sum of stage timings for results without it)."""
+        return float(self.makespan_s if self.makespan_s is not None else sum(self.timings.values()))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -55,7 +81,8 @@ class RunResult:
 
     def table(self) -> str:
         """Metrics, weights and timings as a plain-text table."""
-        lines = [f"workflow {self.workflow!r}: {len(self.timings)} stages in {self.wall_seconds:.1f} s"]
+        lines = [f"workflow {self.workflow!r}: {len(self.timings)} stages in {self.wall_seconds:.1f} s"
+                 + (f" (run {self.run_id})" if self.run_id else "")]
         if self.metrics:
             names = sorted({m for scores in self.metrics.values() for m in scores})
             rows = [["model", *names]] + [
@@ -66,11 +93,36 @@ class RunResult:
             method = self.blends.get(blend, {}).get("method", "weighted_average")
             lines += ["", f"blend {blend!r} ({method}) {_WEIGHT_TITLES.get(method, 'weights')}:"]
             lines += [f"  {model:<20} {w:.4f}" for model, w in weights.items()]
-        lines += ["", "stage timings:"]
-        lines += [f"  {stage:<20} {seconds:8.2f} s" for stage, seconds in self.timings.items()]
+        lines += ["", *self._stage_lines()]
+        if self.cost:
+            lines += ["", f"cost: ${self.cost['busy']:.4f} busy, ${self.cost['held']:.4f} held"
+                          + (f" (plan: {self.plan['makespan']:.1f} s, ${self.plan['cost']:.4f} busy, "
+                             f"${self.plan['held_cost']:.4f} held)" if self.plan else "")]
+            lines += [f"  {pool:<20} ${busy:.4f} busy  ${self.cost['held_by_pool'].get(pool, 0.0):.4f} held"
+                      for pool, busy in sorted(self.cost["busy_by_pool"].items())]
+        for warning in self.warnings:
+            lines.append(f"warning: {warning}")
         for sink, path in self.outputs.items():
             lines.append(f"output {sink!r}: {path}")
         return "\n".join(lines)
+
+    def _stage_lines(self) -> list[str]:
+        """Per stage: wall seconds, and with a plan the pool it ran on and its planned window."""
+        planned = (self.plan or {}).get("stages", {})
+        pools = {s: ", ".join(sorted(v.get("pools", {}))) for s, v in (self.placements or {}).get("stages", {}).items()}
+        head = "stage timings" + (" (measured s; planned pool, start-finish s, estimate)" if planned else "") + ":"
+        out = [head]
+        for stage, seconds in self.timings.items():
+            line = f"  {stage:<20} {seconds:8.2f} s"
+            state = self.stage_states.get(stage)
+            if state and state != "done":
+                line += f"  [{state}]"
+            p = planned.get(stage)
+            if p:
+                ran = pools.get(stage) or "-"
+                line += f"  ran on {ran}; planned {p['pool']} {p['start']:.1f}-{p['finish']:.1f} s ({p['source']})"
+            out.append(line)
+        return out
 
     def __str__(self) -> str:
         return self.table()

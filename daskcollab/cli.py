@@ -2,7 +2,7 @@
 
 ::
 
-    daskcollab run FILE.yaml [--scheduler ADDRESS] [--no-progress] [--json OUT]
+    daskcollab run FILE.yaml [--scheduler ADDRESS] [--no-progress] [--json OUT] [--concurrency N]
     daskcollab validate FILE.yaml
     daskcollab plan FILE.yaml [--pools POOLS.yaml]
     daskcollab kubernetes POOLS.yaml --name NAME --image IMAGE [-o OUT.yaml]   (alias: k8s)
@@ -27,11 +27,25 @@ from daskcollab._errors import DaskCollabError
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    _configure_logging(quiet=bool(getattr(args, "no_progress", False)))
     try:
         return args.func(args)
     except DaskCollabError as exc:
         print(f"daskcollab: error: {exc}", file=sys.stderr)
         return 2
+
+
+def _configure_logging(*, quiet: bool) -> None:
+    """Stage lines and warnings of the ``daskcollab`` logger on stderr (warnings only when quiet)."""
+    import logging
+
+    logger = logging.getLogger("daskcollab")
+    if not any(getattr(h, "_daskcollab_cli", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("daskcollab: %(message)s"))
+        handler._daskcollab_cli = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -43,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--scheduler", metavar="ADDRESS", help="connect to this Dask scheduler instead of starting a LocalCluster")
     run.add_argument("--no-progress", action="store_true", help="do not print stage lines and progress bars")
     run.add_argument("--json", metavar="OUT", help="also write the RunResult as JSON to OUT")
+    run.add_argument("--concurrency", type=int, metavar="N",
+                     help="at most N stages at once (default: no limit; 1: one stage after another)")
     run.set_defaults(func=_run)
 
     validate = sub.add_parser("validate", help="check a YAML workflow without running it")
@@ -89,16 +105,16 @@ def _parser() -> argparse.ArgumentParser:
 def _run(args: argparse.Namespace) -> int:
     from distributed import Client
 
-    from daskcollab._runner import run
+    from daskcollab.runtime._runner import run
     from daskcollab.workflow._yaml import load_workflow
 
     workflow = load_workflow(args.file)
     progress = False if args.no_progress else None
     if args.scheduler:
         with Client(args.scheduler) as client:
-            result = run(workflow, client, progress=progress)
+            result = run(workflow, client, progress=progress, concurrency=args.concurrency)
     else:
-        result = run(workflow, progress=progress)
+        result = run(workflow, progress=progress, concurrency=args.concurrency)
     print(result.table())
     if args.json:
         with open(args.json, "w") as f:

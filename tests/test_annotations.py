@@ -63,7 +63,7 @@ def test_every_task_of_array_delayed_and_model_stages_carries_its_annotations(cl
     xgb = dc.XGBoostModel(scaled, name="xgb", rounds=5, pool=None, cost=10.0, retries=1)
     wf = dc.Workflow("annot", [dsum, xgb])
     with dask.config.set(config):
-        dc.run(wf, client, progress=False)
+        result = dc.run(wf, client, progress=False)
 
     by_stage = defaultdict(list)
     for key, ann in recorder.tasks.items():
@@ -72,7 +72,7 @@ def test_every_task_of_array_delayed_and_model_stages_carries_its_annotations(cl
     assert set(by_stage) == {"src", "scaled", "dsum", "xgb"}
 
     for stage in (src, scaled, dsum, xgb):
-        expected = stage_annotations("annot", stage)
+        expected = stage_annotations("annot", stage, run=result.run_id)
         for key, ann in by_stage[stage.name]:
             for name, value in expected.items():
                 assert ann.get(name) == value, (stage.name, key, name)
@@ -84,8 +84,7 @@ def test_every_task_of_array_delayed_and_model_stages_carries_its_annotations(cl
     assert len(pinned) >= 1, sorted({k.split("-")[0] for k, _ in by_stage["xgb"]})
     assert by_stage["src"][0][1]["resources"] == {"GPU": 1}
     assert by_stage["src"][0][1]["collab"] == {
-        "workflow": "annot", "stage": "src", "kind": "source", "cost": 3.0,
-        "pool": None, "budget": None, "deadline": None,
+        "workflow": "annot", "run": result.run_id, "stage": "src", "kind": "source", "cost": 3.0, "pool": None,
     }
     assert by_stage["scaled"][0][1]["priority"] == 5
     assert by_stage["dsum"][0][1]["retries"] == 2
@@ -95,8 +94,9 @@ def test_scheduler_task_state_holds_the_annotations(client, cluster, clf_store):
     src = dc.ZarrSource(clf_store, name="src", pool=None, resources={"GPU": 1})
     wf = dc.Workflow("held", [src])
     [step] = wf.compile().steps
-    with dask.annotate(**step.annotations), client.as_current():
+    with dask.annotate(**step.annotations("run-1")), client.as_current():
         data = src.run(StageContext(client, "held", "src", False))
     held = [cluster.scheduler.tasks[f.key] for f in futures_of(data.X)]
     assert held and all(ts.annotations["collab"]["stage"] == "src" for ts in held)
+    assert all(ts.annotations["collab"]["run"] == "run-1" for ts in held)
     assert all(ts.resource_restrictions == {"GPU": 1} for ts in held)

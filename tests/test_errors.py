@@ -79,14 +79,13 @@ def test_empty_split_through_the_source_stage(client, clf_store):
 
 
 def test_unplaceable_resource_fails_fast_naming_stage_and_resource(client, clf_store):
-    import time
-
+    # refused before anything is submitted (the pre-flight check), so it cannot hang
     src = dc.ZarrSource(clf_store, name="src")
     xgb = dc.XGBoostModel(src, name="gpu-xgb", resources={"TPU": 1}, rounds=2)
-    start = time.perf_counter()
-    with pytest.raises(UnplaceableError, match=r"stage 'gpu-xgb', field 'resources': no worker offers \['TPU'\] .*2 workers offer: GPU=1.*Fix: start workers"):
+    with pytest.raises(UnplaceableError, match=r"stage 'gpu-xgb', field 'resources': expected a request some current "
+                                               r"or declared pool can satisfy, got resources \{'TPU': 1\}.*pools "
+                                               r"available: \(unpooled .*'GPU': 1.*Fix: request resources"):
         dc.run(dc.Workflow("w", [xgb]), client, progress=False)
-    assert time.perf_counter() - start < 5  # the source stage runs first; no hang
 
 
 def test_labels_must_be_binary_for_classification(client, reg_store):

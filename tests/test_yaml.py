@@ -109,7 +109,7 @@ def test_every_stage_type_loads_from_yaml(tmp_path):
       - {name: again, type: update, model: xgb, data: new, rounds: 5}
       - {name: loaded, type: saved_model, data: new, path: models/xgb}
       - {name: stack, type: blend, models: [sgd, rf, tuned], method: stacking, folds: 3}
-      - {name: keep, type: model_sink, models: [xgb, rf], path: models}
+      - {name: keep, type: model_sink, models: [xgb, rf], path: saved}
       - {name: ev, type: evaluate, models: [stack, again, loaded]}
     """
     wf = load_workflow(write(tmp_path, text))

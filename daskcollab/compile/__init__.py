@@ -1,14 +1,12 @@
-"""Compile workflows into annotated Dask submissions."""
+"""Compile workflows into annotated stages and the stage graph the scheduler plans."""
 
-from daskcollab.compile._annotations import ANNOTATION_KEY, pool_resource, stage_annotations
-from daskcollab.compile._compiler import CompiledStage, CompiledWorkflow, check_placeable, compile_workflow
+from daskcollab.compile._annotations import ANNOTATION_KEY, stage_annotations
+from daskcollab.compile._compiler import CompiledStage, CompiledWorkflow, compile_workflow
 
 __all__ = [
     "ANNOTATION_KEY",
     "CompiledStage",
     "CompiledWorkflow",
-    "check_placeable",
     "compile_workflow",
-    "pool_resource",
     "stage_annotations",
 ]

@@ -21,7 +21,7 @@ def snapshot(scheduler: Any) -> dict[str, Any]:
     placement = scheduler.plugins.get(PLUGIN_NAME)
     return {
         "stages": monitor.snapshot() if monitor is not None else [],
-        "placement": placement.ledger_.snapshot() if placement is not None else None,
+        "placement": placement.snapshot() if placement is not None else None,
     }
 
 

@@ -14,13 +14,14 @@ def render_page(stages: Sequence[Mapping[str, Any]], placement: Mapping[str, Any
         f"<meta http-equiv='refresh' content='{refresh_s}'><title>daskcollab</title>",
         "<style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;margin-bottom:1.5em}"
         "td,th{border:1px solid #ccc;padding:.3em .7em;text-align:right}th{background:#eef}"
-        "td:first-child,td:nth-child(2){text-align:left}</style></head><body>",
+        "td:first-child,td:nth-child(2),td:nth-child(3){text-align:left}</style></head><body>",
         "<h1>daskcollab</h1><h2>Stages</h2>",
     ]
     if stages:
-        rows = [[s["workflow"], s["stage"], s.get("kind") or "", s["submitted"], s["done"], s["erred"],
-                 f"{s['compute_s']:.1f}", _span(s)] for s in stages]
-        parts.append(_table(["workflow", "stage", "kind", "tasks", "done", "erred", "compute s", "wall s"], rows))
+        rows = [[s["workflow"], s.get("run") or "", s["stage"], s.get("kind") or "", s.get("state") or "",
+                 s["submitted"], s["done"], s["erred"], f"{s['compute_s']:.1f}", _span(s)] for s in stages]
+        parts.append(_table(["workflow", "run", "stage", "kind", "state", "tasks", "done", "erred", "compute s",
+                             "wall s"], rows))
     else:
         parts.append("<p>No workflow tasks seen yet.</p>")
     parts.append("<h2>Placement and money</h2>")

@@ -1,7 +1,9 @@
 """Cost-aware placement of workflow tasks on worker pools.
 
 Pure policy (no Dask): :class:`Pool`, :class:`TaskSpec`, :class:`Mode`, :class:`Objective`,
-:func:`plan`, :func:`lower_bounds`, :class:`CostModel`, :func:`plan_report`.
+:func:`plan` (task level), :func:`plan_run` (one plan per workflow run: :class:`RunSpec` ->
+:class:`RunPlan`), :func:`feasibility` (the one rule: can a request run now, later, never),
+:func:`lower_bounds`, :class:`CostModel`, :class:`Ledger`, :func:`plan_report`.
 Thin Dask glue: :class:`PlacementPlugin` (a ``SchedulerPlugin``), the worker preload
 ``daskcollab.placement.worker`` and :func:`start_local_pools`.
 Kubernetes (dask-kubernetes, one worker group per pool): :func:`load_kube_pools`,
@@ -20,7 +22,8 @@ from typing import Any
 
 import click
 
-from daskcollab.placement._accounting import Decision, Ledger, plan_report, summarize_plans
+from daskcollab.placement._ledger import Decision, Ledger, RunLedger
+from daskcollab.placement._report import plan_report, summarize_plans
 from daskcollab.placement._kubernetes import (
     KubePool,
     kube_manifests,
@@ -30,10 +33,10 @@ from daskcollab.placement._kubernetes import (
     manifests_yaml,
     start_kube_cluster,
 )
+from daskcollab.placement._cost_model import CostModel, EstimateSource, StageEstimate
 from daskcollab.placement._local import placement_plugin, pool_worker_specs, start_local_pools
 from daskcollab.placement._planning import (
     Assignment,
-    CostModel,
     LowerBounds,
     Mode,
     Objective,
@@ -45,13 +48,16 @@ from daskcollab.placement._planning import (
     plan,
     unplaceable,
 )
+from daskcollab.placement._feasibility import Feasibility, Verdict, can_run, feasibility, unplaceable_message
 from daskcollab.placement._plugin import (
     PLUGIN_NAME,
     BudgetAction,
+    BudgetBasis,
     PlacementPlugin,
     placement_report,
     save_cost_model,
 )
+from daskcollab.placement._runplan import ALL_POOLS, RunPlan, RunSpec, StagePlan, StageSpec, plan_run, plan_with_model
 from daskcollab.placement._pools import (
     EXAMPLE_POOLS,
     POOL_LABEL_QUANTITY,
@@ -61,6 +67,22 @@ from daskcollab.placement._pools import (
 )
 
 __all__ = [
+    "ALL_POOLS",
+    "BudgetBasis",
+    "EstimateSource",
+    "Feasibility",
+    "RunLedger",
+    "RunPlan",
+    "RunSpec",
+    "StageEstimate",
+    "StagePlan",
+    "StageSpec",
+    "Verdict",
+    "can_run",
+    "feasibility",
+    "plan_run",
+    "plan_with_model",
+    "unplaceable_message",
     "EXAMPLE_POOLS",
     "PLUGIN_NAME",
     "POOL_LABEL_QUANTITY",

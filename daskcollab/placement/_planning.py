@@ -36,9 +36,7 @@ from __future__ import annotations
 
 import heapq
 from bisect import bisect_right, insort
-import json
 import math
-import pathlib
 from collections import deque
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -695,86 +693,7 @@ def lower_bounds(tasks: Sequence[TaskSpec], pools: Sequence[Pool]) -> LowerBound
     return LowerBounds(crit, sum(g.work) / capacity, cost)
 
 
-# --------------------------------------------------------------------------- cost model
-
-
-class CostModel:
-    """What runs taught: average work (duration x speed) per (stage, prefix); the average
-    per-task overhead (a worker's wait between a task being runnable there and its start:
-    dispatch and input transfer); and the slippage, how much longer runs took than planned
-    (actual / planned makespan; deadline plans aim that much earlier). JSON round-trip; the two
-    averages forget old runs slowly (at most :attr:`OVERHEAD_MEMORY` observations weigh in)."""
-
-    OVERHEAD_MEMORY = 2_000
-
-    #: Slippage is clamped to this range: a plan is never assumed faster, nor more than 3x slower.
-    SLIPPAGE_RANGE = (1.0, 3.0)
-
-    def __init__(self, observations: Mapping[str, tuple[float, int]] | None = None,
-                 overhead: tuple[float, int] | None = None, slippage: tuple[float, int] | None = None) -> None:
-        self._obs: dict[str, list[float]] = {k: [float(v[0]), int(v[1])] for k, v in (observations or {}).items()}
-        self._overhead = [float(overhead[0]), int(overhead[1])] if overhead else [0.0, 0]
-        self._slippage = [float(slippage[0]), int(slippage[1])] if slippage else [0.0, 0]
-
-    @staticmethod
-    def _key(stage: str | None, prefix: str | None) -> str:
-        return f"{stage}|{prefix}"
-
-    def estimate(self, stage: str | None, prefix: str | None, pool: str | None, default_work: float) -> float:
-        total, n = self._obs.get(self._key(stage, prefix), (0.0, 0))
-        return total / n if n else float(default_work)
-
-    def observe(self, stage: str | None, prefix: str | None, pool: str | None, duration: float, speed: float) -> None:
-        entry = self._obs.setdefault(self._key(stage, prefix), [0.0, 0])
-        entry[0] += duration * speed
-        entry[1] += 1
-
-    def observe_overhead(self, seconds: float) -> None:
-        self._overhead = self._faded(self._overhead, max(float(seconds), 0.0))
-
-    def observe_slippage(self, planned: float, actual: float) -> None:
-        """One finished plan: it was to take ``planned`` seconds and took ``actual``."""
-        if planned > 0.0 and actual > 0.0:
-            self._slippage = self._faded(self._slippage, actual / planned)
-
-    def _faded(self, entry: list[float], value: float) -> list[float]:
-        total, n = entry
-        if n >= self.OVERHEAD_MEMORY:  # keep the mean, halve its weight: recent runs count more
-            total, n = total / 2.0, int(n) // 2
-        return [total + value, int(n) + 1]
-
-    @property
-    def slippage(self) -> float:
-        """Mean actual / planned makespan of finished plans, within :attr:`SLIPPAGE_RANGE` (1 before any)."""
-        total, n = self._slippage
-        lo, hi = self.SLIPPAGE_RANGE
-        return min(max(total / n, lo), hi) if n else lo
-
-    @property
-    def task_overhead(self) -> float:
-        """Mean observed per-task overhead in seconds (0 before any observation)."""
-        total, n = self._overhead
-        return total / n if n else 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"version": 1, "observations": {k: list(v) for k, v in self._obs.items()},
-                "overhead": list(self._overhead), "slippage": list(self._slippage)}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> CostModel:
-        overhead, slippage = data.get("overhead"), data.get("slippage")
-        return cls({k: (v[0], v[1]) for k, v in data.get("observations", {}).items()},
-                   (overhead[0], overhead[1]) if overhead else None, (slippage[0], slippage[1]) if slippage else None)
-
-    def save(self, path: str | pathlib.Path) -> None:
-        pathlib.Path(path).write_text(json.dumps(self.to_dict()))
-
-    @classmethod
-    def load(cls, path: str | pathlib.Path) -> CostModel:
-        return cls.from_dict(json.loads(pathlib.Path(path).read_text()))
-
-
 __all__ = [
-    "Assignment", "CostModel", "LowerBounds", "Mode", "Objective", "Plan", "Pool", "TaskSpec",
+    "Assignment", "LowerBounds", "Mode", "Objective", "Plan", "Pool", "TaskSpec",
     "coarsen", "eligible_pools", "lower_bounds", "plan", "unplaceable",
 ]

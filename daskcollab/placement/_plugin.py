@@ -1,32 +1,36 @@
-"""The placement ``SchedulerPlugin``: thin glue between scheduler state and the pure policy.
+"""The placement ``SchedulerPlugin``: a thin translator between scheduler state and the pure policy.
 
-What it does, hook by hook:
+Hook by hook:
 
+runs (``start_run`` / ``stage_event`` / ``finish_run``, called by ``daskcollab.run`` through
+:mod:`daskcollab.runtime._remote`)
+    A run's stage graph arrives before its tasks: one plan for the whole run
+    (:func:`~daskcollab.placement._runplan.plan_run`, estimates from the learned cost model, then
+    the stages' ``cost`` hints, then a default), checked against the run's budget and deadline;
+    one :class:`~daskcollab.placement._ledger.RunLedger` per run. A finished stage re-plans the
+    stages not started yet (the run drifted from its plan); a finished run teaches the cost model.
 ``update_graph``
-    For new ``released`` tasks that carry a ``collab`` annotation and no worker/host
-    restrictions (xgboost.dask pins its own work: left alone), build :class:`TaskSpec` objects
-    (work from the annotation, refined by the learned :class:`CostModel`), check that some
-    current or declared pool can ever run each task (if not: the task errs within a second
-    with :class:`UnplaceableError`), call :func:`plan` and apply the result as a *pool resource
-    label* restriction (never a worker address, never ``allow_other_workers``).
+    New ``released`` tasks with a ``collab`` annotation and no worker/host restrictions
+    (xgboost.dask pins its own work: left alone) become :class:`~._decide.TaskView` objects;
+    :func:`~._decide.decide` returns what to restrict (a pool-label resource, never a worker
+    address, never ``allow_other_workers``), what to err and what to record.
 ``add_worker`` / ``remove_worker``
-    Track pool membership and provisioned seconds; when a pool loses its last worker (or a new
-    pool appears), re-plan the not-yet-running tasks that were placed on it.
+    Pool membership and held worker-seconds; when a pool appears or loses its last worker,
+    pending tasks placed on it are re-placed and active runs re-planned.
 ``transition``
-    ``processing -> memory|erred``: account busy seconds and money per pool and stage; feed the
-    observed duration to the cost model (saved to ``collab.placement.cost-model-path``).
+    ``processing -> memory|erred``: busy seconds and money per pool, stage and run; observed
+    durations feed the cost model (saved to ``collab.placement.cost-model-path``).
 watchdog (periodic, 0.5 s)
-    No ``collab`` task stays in ``no-worker`` forever: planner-placed ones are re-planned,
-    pinned ones err after ``collab.placement.no-worker-timeout`` with a message naming the
-    stage, the resources and the pools.
+    No ``collab`` task waits in ``no-worker`` forever (re-placed, or erred after
+    ``no-worker-timeout`` with the one unplaceable message); every run's spend and elapsed time
+    are compared with its budget and deadline (``on-budget-miss``: warn once, or fail the run).
 
-Known limit: tasks with restrictions bypass Dask's root-task queuing. When only one pool is
-live no restriction is added (nothing to choose), which keeps queuing.
+Known limit: tasks with restrictions bypass Dask's root-task queuing; with one live pool no
+restriction is added (nothing to choose), which keeps queuing.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import gc
 import logging
@@ -39,14 +43,24 @@ from time import perf_counter
 from typing import Any
 
 import dask.config
-from distributed.diagnostics.plugin import SchedulerPlugin
-from distributed.protocol import pickle
 from dask.utils import parse_timedelta
+from distributed.diagnostics.plugin import SchedulerPlugin
 
 from daskcollab._contract import ANNOTATION_KEY
-from daskcollab._errors import BudgetError, DaskCollabError, UnplaceableError, stage_message
-from daskcollab.placement._accounting import Decision, Ledger
-from daskcollab.placement._planning import DEFAULT_TRADEOFF, CostModel, Mode, Objective, Pool, TaskSpec, coarsen, plan
+from daskcollab._errors import (
+    BudgetError,
+    DaskCollabError,
+    RunCancelledError,
+    UnplaceableError,
+    stage_message,
+    workflow_message,
+)
+from daskcollab.placement._cost_model import CostModel
+from daskcollab.placement._decide import ClusterView, TaskView, decide
+from daskcollab.placement._erring import fail_now, fail_soon
+from daskcollab.placement._feasibility import Verdict, feasibility, unplaceable_message
+from daskcollab.placement._ledger import Decision, Ledger, stage_observation
+from daskcollab.placement._planning import DEFAULT_TRADEOFF, Mode, Pool
 from daskcollab.placement._pools import (
     WorkerInfo,
     pool_from_mapping,
@@ -56,22 +70,28 @@ from daskcollab.placement._pools import (
     split_resources,
     worker_info,
 )
+from daskcollab.placement._runplan import RunPlan, RunSpec, plan_with_model
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("daskcollab.placement")
 
 PLUGIN_NAME = "daskcollab-placement"
-#: Resource no worker has; holds a task about to be erred in ``no-worker`` for one loop turn.
-HOLD_RESOURCE = "daskcollab-hold"
 DEFAULT_COST_MODEL_PATH = pathlib.Path("~/.cache/daskcollab/cost-model.json")
-#: Work (seconds at speed 1.0) below which a task is left to Dask (see ``min_work``).
+#: Work (seconds at speed 1.0) below which an ad-hoc task is left to Dask (see ``min_work``).
 DEFAULT_MIN_WORK = 0.005
 
 
 class BudgetAction(Enum):
-    """What the plugin does when the best plan misses the workflow's budget or deadline."""
+    """What the plugin does when a plan, or the money actually spent, misses the budget or deadline."""
 
     WARN = "warn"
     FAIL = "fail"
+
+
+class BudgetBasis(Enum):
+    """Which spend the budget is compared with while a run goes."""
+
+    HELD = "held"  # worker-seconds held x price: what a cloud bills
+    BUSY = "busy"  # compute seconds x price
 
 
 def _config(key: str, override: Any, default: Any) -> Any:
@@ -79,27 +99,20 @@ def _config(key: str, override: Any, default: Any) -> Any:
     return default if value is None else value
 
 
-def describe_pools(pools: Iterable[Pool]) -> str:
-    """``name (resources {...}, N workers)`` for each pool; used in error messages."""
-    parts = [f"{p.name} (resources {dict(p.resources)!r}, {p.workers} workers)" for p in sorted(pools, key=lambda p: p.name)]
-    return ", ".join(parts) if parts else "none"
+def cost_model_path(override: str | os.PathLike | None = None) -> pathlib.Path:
+    """Where the learned cost model lives: ``override``, else ``collab.placement.cost-model-path``,
+    else ``~/.cache/daskcollab/cost-model.json``."""
+    return pathlib.Path(_config("cost-model-path", override, None) or DEFAULT_COST_MODEL_PATH).expanduser()
 
 
-def missing_resources(resources: Mapping[str, float], pool: str | None, pools: Iterable[Pool]) -> dict[str, float]:
-    """The part of a request no pool can satisfy on one worker (empty when some pool can)."""
-    if not resources and pool is None:
-        return {}  # the common case, on the per-task path of update_graph
-    pools = [p for p in pools if pool is None or p.name == pool]
-    if pool is not None and not pools:
-        return {pool_resource(pool): 1}
-    best: dict[str, float] | None = None
-    for p in pools:
-        miss = {r: q for r, q in resources.items() if float(p.resources.get(r, 0.0)) < float(q)}
-        if not miss:
-            return {}
-        if best is None or len(miss) < len(best):
-            best = miss
-    return dict(resources) if best is None else best
+def load_cost_model(path: pathlib.Path) -> CostModel:
+    """The cost model saved at ``path`` (an empty one when there is none or it is unreadable)."""
+    if path.exists():
+        try:
+            return CostModel.load(path)
+        except Exception as exc:  # a corrupt file must not stop the scheduler
+            logger.warning("daskcollab: ignoring unreadable cost model %s: %r", path, exc)
+    return CostModel()
 
 
 class PlacementPlugin(SchedulerPlugin):
@@ -108,41 +121,41 @@ class PlacementPlugin(SchedulerPlugin):
     Parameters
     ----------
     mode : Mode or str, optional
-        Default objective when the ``collab`` annotation carries no ``mode``
+        Default objective when neither the run nor the ``collab`` annotation names one
         (config ``collab.placement.mode``, default ``balanced``).
     tradeoff : float, optional
         ``balanced`` only: the makespan a plan may add to the fastest plan's, as a fraction, in
-        exchange for a lower cost (config ``collab.placement.tradeoff``, default 0.5; a
-        ``tradeoff`` in the ``collab`` annotation wins).
+        exchange for a lower cost (config ``collab.placement.tradeoff``, default 0.5).
     pools : list of Pool or mapping, optional
         *Declared* pools that may have no live worker yet (config ``collab.placement.pools``);
-        a task one of them could run waits instead of failing fast.
+        a task only one of them can run waits for it instead of failing fast.
     cost_model_path : str or Path, optional
         Where the learned cost model is loaded from and saved to (config
         ``collab.placement.cost-model-path``, default ``~/.cache/daskcollab/cost-model.json``).
     learn : bool, optional
         Feed observed durations to the cost model (config ``collab.placement.learn``, default True).
     no_worker_timeout : float or str, optional
-        How long a task pinned to a pool with no live worker may wait before it errs
+        How long a task only a pool without live workers can run may wait before it errs
         (config ``collab.placement.no-worker-timeout``, default ``60s``).
     on_budget_miss : BudgetAction or str, optional
-        ``warn`` (record the miss) or ``fail`` (err the submission with :class:`BudgetError`)
-        when the plan misses the budget or deadline (config ``collab.placement.on-budget-miss``).
+        ``warn`` (log and record it) or ``fail`` (err the run or submission with
+        :class:`BudgetError`) when a plan or the money actually spent misses the budget, or the
+        elapsed time the deadline (config ``collab.placement.on-budget-miss``).
+    budget_counts : BudgetBasis or str, optional
+        ``held`` (default: worker-seconds held x price, the bill) or ``busy`` (compute seconds x
+        price): the spend a run's budget is compared with (config ``collab.placement.budget-counts``).
     task_overhead : float or str, optional
-        Seconds a worker spends on each task besides its work (dispatch, input transfer), used to
-        plan makespans (config ``collab.placement.task-overhead``; default None: the cost model's
-        learned average, 0 before the first run).
+        Seconds a worker spends on each task besides its work, for ad-hoc task plans (config
+        ``collab.placement.task-overhead``; default: the cost model's learned average).
     min_work : float, optional
-        Tasks with less work than this (seconds at speed 1.0) get no restriction: Dask places
-        them where their inputs are (config ``collab.placement.min-work``, default 0.005). Their
-        place cannot change the bill, and a restriction costs Dask more per task than they run.
+        Ad-hoc tasks with less work than this (seconds at speed 1.0) get no restriction (config
+        ``collab.placement.min-work``, default 0.005).
     default_work : float, optional
-        Work (seconds at speed 1.0) assumed for a task without ``cost``/``work`` and no history
-        (config ``collab.placement.default-work``, default 1.0).
+        Work (seconds at speed 1.0) assumed for a stage or task with no estimate (config
+        ``collab.placement.default-work``, default 1.0).
 
     Examples
     --------
-    >>> from distributed import Client
     >>> client.register_plugin(PlacementPlugin(mode="cheapest"))  # doctest: +SKIP
     """
 
@@ -158,6 +171,7 @@ class PlacementPlugin(SchedulerPlugin):
         learn: bool | None = None,
         no_worker_timeout: float | str | None = None,
         on_budget_miss: BudgetAction | str | None = None,
+        budget_counts: BudgetBasis | str | None = None,
         default_work: float | None = None,
         task_overhead: float | str | None = None,
         min_work: float | None = None,
@@ -169,6 +183,7 @@ class PlacementPlugin(SchedulerPlugin):
         self.learn = learn
         self.no_worker_timeout = no_worker_timeout
         self.on_budget_miss = on_budget_miss
+        self.budget_counts = budget_counts
         self.default_work = default_work
         self.task_overhead = task_overhead
         self.min_work = min_work
@@ -183,22 +198,26 @@ class PlacementPlugin(SchedulerPlugin):
         self.tradeoff_ = float(_config("tradeoff", self.tradeoff, DEFAULT_TRADEOFF))
         self.min_work_ = float(_config("min-work", self.min_work, DEFAULT_MIN_WORK))
         self.declared_ = {p.name: p for p in map(pool_from_mapping, _config("pools", self.pools, []))}
-        path = _config("cost-model-path", self.cost_model_path, None)
-        self.cost_model_path_ = pathlib.Path(path or DEFAULT_COST_MODEL_PATH).expanduser()
+        self.cost_model_path_ = cost_model_path(self.cost_model_path)
         self.learn_ = bool(_config("learn", self.learn, True))
         self.no_worker_timeout_ = parse_timedelta(_config("no-worker-timeout", self.no_worker_timeout, "60s"))
-        self.on_budget_miss_ = BudgetAction(
-            _config("on-budget-miss", None if self.on_budget_miss is None else BudgetAction(self.on_budget_miss).value, "warn")
-        )
+        self.on_budget_miss_ = BudgetAction(_config(
+            "on-budget-miss", None if self.on_budget_miss is None else BudgetAction(self.on_budget_miss).value, "warn"))
+        self.budget_counts_ = BudgetBasis(_config(
+            "budget-counts", None if self.budget_counts is None else BudgetBasis(self.budget_counts).value, "held"))
         self.default_work_ = float(_config("default-work", self.default_work, 1.0))
         overhead = _config("task-overhead", self.task_overhead, None)
         self.task_overhead_ = None if overhead is None else parse_timedelta(overhead)
-        self.cost_model_ = self._load_cost_model()
+        self.cost_model_ = load_cost_model(self.cost_model_path_)
         self.finished_at_: dict[Hashable, float] = {}  # compute stop of finished tasks still held
+        self.submitted_: dict[Hashable, Mapping[str, Any]] = {}  # key -> collab annotation of its latest submission
         self.worker_free_at_: dict[str, float] = {}  # last compute stop per worker
         self.ledger_ = Ledger()
         self.workers_: dict[str, WorkerInfo] = {}
-        self.placed_: dict[Hashable, str] = {}  # planner-chosen pool of pending/finished collab tasks
+        self.placed_: dict[Hashable, str] = {}  # chosen pool of pending/finished collab tasks
+        self.run_plans_: dict[str, RunPlan] = {}
+        self.run_specs_: dict[str, RunSpec] = {}
+        self.failed_runs_: dict[str, tuple[type[Exception], str]] = {}  # run id -> (error, message)
         self.failing_: set[Hashable] = set()
         self.dirty_ = False
         self.last_save_ = time.monotonic()
@@ -206,7 +225,7 @@ class PlacementPlugin(SchedulerPlugin):
         self.update_graph_seconds_ = 0.0
         self.tasks_planned_ = 0
         self.tasks_accounted_ = 0
-        self.open_plans_: dict[int, list[float]] = {}  # plan id -> [tasks left, planned makespan, start]
+        self.open_plans_: dict[int, list[float]] = {}  # ad-hoc plan id -> [tasks left, planned makespan, start]
         self.plan_of_: dict[Hashable, int] = {}
         self.plans_made_ = 0
         for address, ws in scheduler.workers.items():
@@ -217,23 +236,14 @@ class PlacementPlugin(SchedulerPlugin):
         pc.start()
 
     async def close(self) -> None:
-        if self.scheduler is None:
-            return
-        self._stop()
+        if self.scheduler is not None:
+            self._stop()
 
     def _stop(self) -> None:
         pc = self.scheduler.periodic_callbacks.pop(self.pc_name_, None)
         if pc is not None:
             pc.stop()
         self.save_cost_model()
-
-    def _load_cost_model(self) -> CostModel:
-        if self.cost_model_path_.exists():
-            try:
-                return CostModel.load(self.cost_model_path_)
-            except Exception as exc:  # a corrupt file must not stop the scheduler
-                logger.warning("daskcollab: ignoring unreadable cost model %s: %r", self.cost_model_path_, exc)
-        return CostModel()
 
     def save_cost_model(self) -> pathlib.Path | None:
         """Write the learned cost model to ``cost_model_path_`` now (atomic rename)."""
@@ -248,8 +258,8 @@ class PlacementPlugin(SchedulerPlugin):
         self.last_save_ = time.monotonic()
         return path
 
-    # ------------------------------------------------------------------ workers
-    def _track_worker(self, address: str, ws: Any) -> WorkerInfo | None:
+    # ------------------------------------------------------------------ workers and pools
+    def _track_worker(self, address: str, ws: Any) -> WorkerInfo:
         info = worker_info(address, ws.extra, ws.resources)
         if info is None:
             info = WorkerInfo(address, "", 0.0, 1.0, dict(ws.resources or {}))  # not in any pool
@@ -262,15 +272,14 @@ class PlacementPlugin(SchedulerPlugin):
         """Pools with at least one live worker, from worker metadata."""
         return pools_from_workers(i for i in self.workers_.values() if i.pool)
 
-    def _feasibility_pools(self) -> list[Pool]:
-        """Live pools, declared pools without live workers, and unpooled workers as one group each."""
-        pools = dict(self.declared_)
-        pools.update(self.live_pools())
-        out = list(pools.values())
-        for info in self.workers_.values():
-            if not info.pool:
-                out.append(Pool(name=f"(unpooled {info.address})", price_per_hour=0.0, resources=info.resources))
-        return out
+    def cluster_view(self) -> ClusterView:
+        """The cluster as the pure policy sees it."""
+        from daskcollab.placement._feasibility import unpooled_workers
+
+        unpooled = unpooled_workers({i.address: i.resources for i in self.workers_.values() if not i.pool})
+        overhead = self.cost_model_.task_overhead if self.task_overhead_ is None else self.task_overhead_
+        return ClusterView(self.live_pools(), self.declared_, unpooled, self.mode_, self.tradeoff_, self.min_work_,
+                           overhead, self.cost_model_.slippage)
 
     def add_worker(self, scheduler: Any, worker: str) -> None:
         t0 = perf_counter()
@@ -280,10 +289,11 @@ class PlacementPlugin(SchedulerPlugin):
             if ws is None:
                 return
             info = self._track_worker(worker, ws)
-            if info is not None and info.pool and info.pool not in before and before:
+            if info.pool and info.pool not in before:
+                self._replan_runs("a pool appeared")
                 pending = [k for k in self.placed_ if self._pending(k)]
-                if pending:
-                    self._replan(pending, reason="replan", stimulus_id=f"daskcollab-add-worker-{time.time()}")
+                if pending and before:
+                    self._replace(pending, stimulus_id=f"daskcollab-add-worker-{time.time()}")
         finally:
             self.hook_seconds_ += perf_counter() - t0
 
@@ -294,9 +304,10 @@ class PlacementPlugin(SchedulerPlugin):
             self.ledger_.worker_down(worker)
             if info is None or not info.pool or info.pool in self.live_pools():
                 return
+            self._replan_runs(f"pool {info.pool!r} lost its last worker")
             pending = [k for k, p in self.placed_.items() if p == info.pool and self._pending(k)]
             if pending:
-                self._replan(pending, reason="replan", stimulus_id=stimulus_id)
+                self._replace(pending, stimulus_id=stimulus_id)
         finally:
             self.hook_seconds_ += perf_counter() - t0
 
@@ -304,43 +315,170 @@ class PlacementPlugin(SchedulerPlugin):
         ts = self.scheduler.tasks.get(key)
         return ts is not None and ts.state in ("released", "waiting", "no-worker")
 
-    # ------------------------------------------------------------------ planning
-    def update_graph(
-        self,
-        scheduler: Any,
-        *,
-        client: str,
-        keys: set,
-        tasks: list,
-        annotations: dict[str, dict[Hashable, Any]],
-        priority: dict,
-        stimulus_id: str,
-        **kwargs: Any,
-    ) -> None:
+    # ------------------------------------------------------------------ runs
+    def start_run(self, spec: Mapping[str, Any]) -> dict[str, Any]:
+        """Register a run (its stage graph) and plan it; returns ``{"plan": ...}`` or ``{"error": ...}``.
+
+        An ``error`` names the stage no current or declared pool can ever run (kind
+        ``unplaceable``), or the budget/deadline the plan misses when ``on-budget-miss`` is
+        ``fail`` (kind ``budget``); the run is then not started.
+        """
+        run_spec = RunSpec.from_dict(spec)
+        view = self.cluster_view()
+        live, declared = view.feasibility_pools()
+        for stage in run_spec.stages:
+            verdict = feasibility(stage.resources, stage.pool, live, declared)
+            if verdict.verdict is Verdict.NEVER:
+                return {"error": unplaceable_message(stage.name, stage.resources, stage.pool, verdict.missing,
+                                                     [*live, *declared]), "kind": "unplaceable"}
+        record = self.ledger_.start_run(run_spec.run_id, run_spec.workflow, budget=run_spec.budget,
+                                        deadline=run_spec.deadline)
+        self.run_specs_[run_spec.run_id] = run_spec
+        warnings: list[str] = []
+        plan = self._plan(run_spec)
+        if plan is None:
+            return {"plan": None, "warnings": ["no worker of any pool yet: the run is planned when one joins"]}
+        self.run_plans_[run_spec.run_id] = plan
+        record.plan = plan.to_dict()
+        basis = plan.held_cost if self.budget_counts_ is BudgetBasis.HELD else plan.cost
+        problems = []
+        if run_spec.budget is not None and basis > run_spec.budget + 1e-12:
+            costs = ", ".join(f"{n} ${p.cost:.4f}" for n, p in plan.stages.items())
+            problems.append(f"budget ${run_spec.budget:g} but the plan of the whole run costs ${basis:.4f} "
+                            f"({self.budget_counts_.value}; busy per stage: {costs})")
+        if plan.meets_deadline is False:
+            problems.append(f"deadline {run_spec.deadline:g} s but the plan of the whole run takes {plan.makespan:.1f} s")
+        if problems:
+            message = workflow_message(run_spec.workflow, "budget" if "budget" in problems[0] else "deadline",
+                                    "; ".join(problems), "raise the budget/deadline, add workers to a pool, or choose "
+                                                         "another mode (fastest|cheapest|balanced)")
+            self._record(Decision(time.time(), run_spec.workflow, None, None, len(run_spec.stages), "budget",
+                                  mode=plan.objective.mode.value, estimated_makespan=plan.makespan,
+                                  estimated_cost=plan.cost, message=message, run=run_spec.run_id))
+            if self.on_budget_miss_ is BudgetAction.FAIL:
+                self._end_run(run_spec.run_id, "failed")
+                return {"error": message, "kind": "budget", "plan": plan.to_dict()}
+            record.alerts.append(message)
+            warnings.append(message)
+            logger.warning("daskcollab: %s", message)
+        return {"plan": plan.to_dict(), "warnings": warnings}
+
+    def _plan(self, spec: RunSpec, *, origin: float = 0.0, fixed=None) -> RunPlan | None:
+        """Plan a run on the live pools (None when there are none). Stages only plain workers
+        outside every pool can run are left out of the plan: Dask places their tasks."""
+        view = self.cluster_view()
+        pools = list(view.live.values())
+        declared = [p for n, p in view.declared.items() if n not in view.live]
+        if not pools:
+            return None
+        keep = {s.name for s in spec.stages
+                if feasibility(s.resources, s.pool, pools, declared).verdict is not Verdict.NEVER}
+        if len(keep) < len(spec.stages):
+            stages = tuple(dataclasses.replace(s, inputs=tuple(i for i in s.inputs if i in keep))
+                           for s in spec.stages if s.name in keep)
+            spec = dataclasses.replace(spec, stages=stages)
+        fixed = {k: v for k, v in (fixed or {}).items() if k in keep} or None
+        return plan_with_model(spec, pools, self.cost_model_, mode=self.mode_, tradeoff=self.tradeoff_,
+                               default_work=self.default_work_, declared=declared, origin=origin, fixed=fixed)
+
+    def _replan_runs(self, why: str) -> None:
+        for run_id in list(self.run_specs_):
+            self._replan(run_id, why)
+
+    def _replan(self, run_id: str, why: str) -> None:
+        """Re-plan the stages of a run that have not started, keeping what ran or runs."""
+        spec, record = self.run_specs_.get(run_id), self.ledger_.runs.get(run_id)
+        if spec is None or record is None or record.finished is not None:
+            return
+        old = self.run_plans_.get(run_id)
+        now = time.time() - record.started
+        fixed = {}
+        for name, s in record.stages.items():
+            if s.state in ("done", "reused", "running", "failed") and old is not None and name in old.stages:
+                planned = old.stages[name]
+                start = (s.started - record.started) if s.started is not None else planned.start
+                end = (s.finished - record.started) if s.finished is not None else max(planned.finish, now)
+                fixed[name] = (planned.pool, start, end)
+        try:
+            plan = self._plan(spec, origin=now if fixed else 0.0, fixed=fixed or None)
+        except DaskCollabError as exc:  # e.g. a pool gone for good: the watchdog errs its tasks later
+            logger.warning("daskcollab: cannot re-plan run %s (%s): %s", run_id, why, exc)
+            return
+        if plan is None:
+            self.run_plans_.pop(run_id, None)
+            return
+        if old is not None and {n: p.pool for n, p in plan.stages.items()} != {n: p.pool for n, p in old.stages.items()}:
+            record.replans += 1
+            self._record(Decision(time.time(), spec.workflow, None, None, len(spec.stages), "replan",
+                                  mode=plan.objective.mode.value, estimated_makespan=plan.makespan,
+                                  estimated_cost=plan.cost, message=why, run=run_id))
+        self.run_plans_[run_id] = plan
+        record.plan = plan.to_dict()
+
+    def stage_event(self, run_id: str, stage: str, state: str) -> None:
+        """A stage of a run changed state (``running``, ``done``, ``failed``, ``reused``), reported by the runner."""
+        record = self.ledger_.runs.get(run_id)
+        if record is None:
+            return
+        s = record.stage(stage)
+        s.state = state
+        now = time.time()
+        if state == "running":
+            s.started = now
+        elif state in ("done", "failed", "reused"):
+            s.finished = now
+            if s.started is None:
+                s.started = now
+            if state == "done":
+                self._replan(run_id, f"stage {stage!r} finished")
+
+    def finish_run(self, run_id: str, status: str = "done") -> dict[str, Any] | None:
+        """End a run: learn its stages' durations, save the cost model; return the run's snapshot."""
+        record = self.ledger_.runs.get(run_id)
+        if record is None:
+            return None
+        self._end_run(run_id, status)
+        if status == "done" and self.learn_:
+            speeds = {name: p.speed for name, p in self.live_pools().items()}
+            for name, s in record.stages.items():
+                obs = stage_observation(s, speeds)
+                if obs is not None and s.state == "done":
+                    pool, work, width, latency = obs
+                    self.cost_model_.observe_stage(record.workflow, name, pool, work=work, width=width, latency=latency)
+                    self.dirty_ = True
+        self.save_cost_model()
+        return self.ledger_.run_snapshot(record)
+
+    def _end_run(self, run_id: str, status: str) -> None:
+        record = self.ledger_.runs.get(run_id)
+        if record is not None and record.finished is None:
+            record.finished = time.time()
+            if record.status != "over-budget":  # a run failed for its budget stays marked so
+                record.status = status
+        self.run_specs_.pop(run_id, None)
+        self.run_plans_.pop(run_id, None)
+
+    # ------------------------------------------------------------------ update_graph
+    def update_graph(self, scheduler: Any, *, client: str, keys: set, tasks: list,
+                     annotations: dict[str, dict[Hashable, Any]], priority: dict, stimulus_id: str,
+                     **kwargs: Any) -> None:
         collab = annotations.get(ANNOTATION_KEY)
         if not collab:
             return
         t0 = perf_counter()
-        # The specs and plan are acyclic garbage freed by reference counting; a full cyclic
-        # collection of the scheduler's heap (~0.5 s at 50k tasks) triggered by them is deferred
-        # to after the hook, where the scheduler's own allocations would trigger it anyway.
+        # the latest submission owns a key: a key an earlier run created (deterministic keys are
+        # shared) keeps that run's annotations on its TaskState, but is accounted to this run
+        self.submitted_.update(collab)
+        # The views and plans are acyclic garbage freed by reference counting; a full cyclic
+        # collection of the scheduler's heap (~0.5 s at 50k tasks) triggered by them is deferred.
         collecting = gc.isenabled()
         gc.disable()
         try:
-            selected = []
             get = scheduler.tasks.get
-            for key in collab:
-                ts = get(key)
-                if (
-                    ts is not None
-                    and ts.state == "released"
-                    and ts.run_spec is not None
-                    and not ts.worker_restrictions
-                    and not ts.host_restrictions
-                ):
-                    selected.append(ts)
+            selected = [ts for key in collab if (ts := get(key)) is not None and ts.state == "released"
+                        and ts.run_spec is not None and not ts.worker_restrictions and not ts.host_restrictions]
             if selected:
-                self._place(selected, reason="plan", stimulus_id=stimulus_id)
+                self._place(selected, stimulus_id=stimulus_id)
         finally:
             if collecting:
                 gc.enable()
@@ -348,41 +486,35 @@ class PlacementPlugin(SchedulerPlugin):
             self.hook_seconds_ += elapsed
             self.update_graph_seconds_ += elapsed
 
-    def _replan(self, keys: Iterable[Hashable], *, reason: str, stimulus_id: str) -> None:
-        tasks = [ts for k in keys if (ts := self.scheduler.tasks.get(k)) is not None]
-        self._place(tasks, reason=reason, stimulus_id=stimulus_id)
+    def _views(self, tasks: list[Any]) -> tuple[list[TaskView], dict[Hashable, dict[str, float]]]:
+        """TaskViews for scheduler tasks, and each task's user resources (pool labels removed).
 
-    def _specs(self, tasks: list[Any]) -> tuple[list[TaskSpec], dict[Hashable, dict[str, float]]]:
-        """TaskSpecs for scheduler tasks; also each task's user resources (from annotations).
-
-        On the per-task path of ``update_graph``: work estimates are computed once per
-        (stage, task prefix), and empty resources and dependencies skip their conversions.
+        On the per-task path of ``update_graph``: work estimates are computed once per (stage,
+        task prefix), only for ad-hoc tasks, and empty resources and dependencies skip conversions.
         """
         keys = {ts.key for ts in tasks}
         per_stage: dict[str | None, int] = {}
         for ts in tasks:
-            ann = ts.annotations.get(ANNOTATION_KEY) or {}
-            stage = ann.get("stage")
+            stage = (ts.annotations.get(ANNOTATION_KEY) or {}).get("stage")
             per_stage[stage] = per_stage.get(stage, 0) + 1
-        specs: list[TaskSpec] = []
-        user_resources: dict[Hashable, dict[str, float]] = {}
-        estimates: dict[tuple[Any, str, Any], float] = {}
-        no_resources: dict[str, float] = {}
+        views: list[TaskView] = []
+        user: dict[Hashable, dict[str, float]] = {}
+        estimates: dict[tuple[Any, ...], float] = {}
+        empty: dict[str, float] = {}
         for ts in tasks:
             annotations = ts.annotations
             ann = annotations.get(ANNOTATION_KEY) or {}
-            stage = ann.get("stage")
+            stage, run = ann.get("stage"), ann.get("run")
             requested = annotations.get("resources")
             if requested:
-                requested = dict(requested)
-                plain, pinned = split_resources(requested)
+                plain, pinned = split_resources(dict(requested))
             else:
-                requested, plain, pinned = {}, no_resources, ()
-            user_resources[ts.key] = requested
+                plain, pinned = empty, ()
+            user[ts.key] = plain
             work = ann.get("work")
-            if work is None:  # a per-task `work` is exact; stage-level estimates are refined by history
+            if work is None and run is None:  # a per-task `work` is exact; stage estimates refined by history
                 cost = ann.get("cost")
-                memo = (stage, ts.prefix.name, cost)
+                memo = (ann.get("workflow"), stage, ts.prefix.name, cost)
                 work = estimates.get(memo)
                 if work is None:
                     if cost is not None:
@@ -390,148 +522,101 @@ class PlacementPlugin(SchedulerPlugin):
                     else:
                         avg = ts.prefix.duration_average
                         work = avg if avg is not None and avg > 0 else self.default_work_
-                    work = estimates[memo] = self.cost_model_.estimate(stage, ts.prefix.name, None, float(work))
+                    work = estimates[memo] = self.cost_model_.estimate(stage, ts.prefix.name, None, float(work),
+                                                                       workflow=ann.get("workflow"))
             prio = annotations.get("priority", 0)
             deps = ts.dependencies
-            specs.append(
-                TaskSpec(
-                    key=ts.key,
-                    work=float(work),
-                    dependencies=tuple(d.key for d in deps if d.key in keys) if deps else (),
-                    resources=plain,
-                    priority=int(prio) if isinstance(prio, (int, float)) else 0,
-                    stage=stage,
-                    pool=pinned[0] if pinned else ann.get("pool"),
-                )
-            )
-        return specs, user_resources
+            views.append(TaskView(
+                key=ts.key, stage=stage, workflow=ann.get("workflow"), run=run, resources=plain,
+                pool=pinned[0] if pinned else ann.get("pool"), work=float(work or 0.0),
+                dependencies=tuple(d.key for d in deps if d.key in keys) if deps else (),
+                priority=int(prio) if isinstance(prio, (int, float)) else 0,
+                mode=ann.get("mode"), tradeoff=ann.get("tradeoff"), budget=ann.get("budget"),
+                deadline=ann.get("deadline"),
+            ))
+        return views, user
 
-    def _objective(self, tasks: list[Any]) -> Objective:
-        mode, budget, deadline, tradeoff = self.mode_, None, None, self.tradeoff_
-        for ts in tasks:
-            ann = ts.annotations.get(ANNOTATION_KEY) or {}
-            if ann.get("mode"):
-                mode = Mode(ann["mode"])
-            if ann.get("tradeoff") is not None:
-                tradeoff = float(ann["tradeoff"])
-            budget = ann.get("budget", budget) if budget is None else budget
-            deadline = ann.get("deadline", deadline) if deadline is None else deadline
-            if ann.get("mode") or budget is not None or deadline is not None:
-                break
-        if budget is not None:
-            self.ledger_.budget = float(budget)
-        if deadline is not None:
-            self.ledger_.deadline = float(deadline)
-        return Objective(mode=mode, budget=budget, deadline=deadline, tradeoff=tradeoff)
-
-    def _place(self, tasks: list[Any], *, reason: str, stimulus_id: str) -> None:
-        live = self.live_pools()
-        feasible = self._feasibility_pools()
-        if not feasible:
+    def _place(self, tasks: list[Any], *, stimulus_id: str, replace: bool = False) -> None:
+        views, user = self._views(tasks)
+        failed_run = [v for v in views if v.run in self.failed_runs_]
+        if failed_run:
+            fail_soon(self.scheduler, {v.key: self.failed_runs_[v.run][0](self.failed_runs_[v.run][1])
+                                       for v in failed_run}, stimulus_id, self.failing_)
+            views = [v for v in views if v.run not in self.failed_runs_]
+        view = self.cluster_view()
+        if not view.live and not view.unpooled and not view.declared:
             return  # no workers and nothing declared: nothing to decide yet (the watchdog looks later)
-        specs, user_resources = self._specs(tasks)
+        for v in views:
+            if v.run is not None and v.run in self.run_specs_ and v.run not in self.run_plans_ and view.live:
+                plan = self._plan(self.run_specs_[v.run])  # pool workers joined after start_run
+                if plan is not None:
+                    self.run_plans_[v.run] = plan
+                    self.ledger_.runs[v.run].plan = plan.to_dict()
+        out = decide(views, view, self.run_plans_)
         by_key = {ts.key: ts for ts in tasks}
-        failures: dict[Hashable, Exception] = {}
-        for spec in specs:
-            if not spec.resources and spec.pool is None:
-                continue  # any worker can run it
-            miss = missing_resources(spec.resources, spec.pool, feasible)
-            if miss:
-                failures[spec.key] = UnplaceableError(self._unplaceable_message(spec.stage, spec.resources, spec.pool, miss, feasible))
-        if failures:
-            self._record_failures(failures, by_key, "unplaceable")
-            self._fail_soon(failures, stimulus_id)
-            failed = set(failures)
-            specs = [
-                TaskSpec(s.key, s.work, tuple(d for d in s.dependencies if d not in failed), s.resources, s.priority, s.stage, s.pool)
-                for s in specs
-                if s.key not in failed
-            ]
-        # tasks that only a pool without live workers can run (pinned to it, or asking for resources
-        # only a declared-but-empty pool has) wait for it; the watchdog bounds the wait
-        live_pools = list(live.values())
-
-        def runnable_now(s: TaskSpec) -> bool:
-            if s.pool is not None:
-                return s.pool in live
-            return not s.resources or not missing_resources(s.resources, None, live_pools)
-
-        runnable = [s for s in specs if runnable_now(s)]
-        if len(runnable) < len(specs):
-            waiting_ok = {s.key for s in runnable}
-            runnable = [
-                TaskSpec(s.key, s.work, tuple(d for d in s.dependencies if d in waiting_ok), s.resources, s.priority,
-                         s.stage, s.pool)
-                for s in runnable
-            ]
-        specs = runnable
-        if not specs or not live:
-            return
-        objective = self._objective(tasks)
-        overhead = self.cost_model_.task_overhead if self.task_overhead_ is None else self.task_overhead_
-        planned, bundle_of = coarsen(specs)  # a wide stage of tiny tasks is planned in bundles
-        slip = self.cost_model_.slippage
-        if objective.deadline is not None and slip > 1.0:  # runs take longer than planned: aim earlier
-            objective = dataclasses.replace(objective, deadline=float(objective.deadline) / slip)
-        result = plan(planned, list(live.values()), objective, task_overhead=overhead)
-        self._track_plan(specs, result.makespan, fresh=reason == "plan")
-        self.tasks_planned_ += len(specs)
-        if self._check_budget(result, specs, by_key, stimulus_id):
-            return  # the submission errs with BudgetError
-        restrict = len(live) > 1 or any(not i.pool for i in self.workers_.values())
-        min_work = self.min_work_
-        no_worker: list[Hashable] = []
-        counts: dict[tuple[str | None, str, str], list[Any]] = {}
-        for spec in specs:
-            ts = by_key[spec.key]
-            pool = result.pool_of(bundle_of.get(spec.key, spec.key))
-            why = "pinned" if spec.pool is not None else reason
-            if spec.pool is None and spec.work < min_work:
-                # too small for its place to matter, and a resource restriction costs Dask more
-                # per task than such a task's run: left to Dask, accounted where it runs
-                why = "below min-work"
-            elif spec.pool is None:
-                self.placed_[spec.key] = pool
-                if restrict:
-                    ts.resource_restrictions = {**user_resources[spec.key], pool_resource(pool): 1}
-                elif ts.resource_restrictions and any(pool_of_label(r) for r in ts.resource_restrictions):
-                    ts.resource_restrictions = user_resources[spec.key] or None
-                if ts.state == "no-worker":
-                    no_worker.append(spec.key)
-            c = counts.get((spec.stage, pool, why))
-            if c is None:
-                c = counts[(spec.stage, pool, why)] = [0, 0.0, ts.annotations.get(ANNOTATION_KEY) or {}]
-            c[0] += 1
-            c[1] += spec.work
-        now = time.time()
-        for (stage, pool, why), (n, work, ann) in counts.items():
-            self.ledger_.record_decision(
-                Decision(
-                    time=now, workflow=ann.get("workflow"), stage=stage, pool=pool, ntasks=int(n), reason=why,
-                    mode=objective.mode.value, estimated_work=work, estimated_makespan=result.makespan * slip,
-                    estimated_cost=result.cost,
-                )
-            )
+        if out.fail:
+            fail_soon(self.scheduler, {k: UnplaceableError(m) for k, (_, m) in out.fail.items()}, stimulus_id,
+                      self.failing_)
+        for record in out.records:
+            self._record(dataclasses.replace(record, reason="replan") if replace and record.reason in
+                         ("plan", "run-plan") else record)
+        if out.budget_miss is not None:
+            if self.on_budget_miss_ is BudgetAction.FAIL and not replace:
+                fail_soon(self.scheduler, {k: BudgetError(out.budget_miss) for k in out.planned_keys}, stimulus_id,
+                          self.failing_)
+                return
+            logger.warning("daskcollab: %s", out.budget_miss)
+            if out.plan is not None and out.plan.objective.budget is not None:
+                self.ledger_.budget = float(out.plan.objective.budget)
+        if out.plan is not None:
+            self._track_plan(out.planned_keys, out.plan.makespan, fresh=not replace)
+            self.tasks_planned_ += len(out.planned_keys)
+            if out.plan.objective.budget is not None:
+                self.ledger_.budget = float(out.plan.objective.budget)
+            if out.plan.objective.deadline is not None:
+                self.ledger_.deadline = float(out.plan.objective.deadline)
+        no_worker = []
+        for key, pool in out.restrict.items():
+            ts = by_key[key]
+            self.placed_[key] = pool
+            ts.resource_restrictions = {**user[key], pool_resource(pool): 1} if pool else (user[key] or None)
+            if ts.state == "no-worker":
+                no_worker.append(key)
+        if replace and not view.restrict:  # one pool left: drop pool labels placed earlier
+            for ts in tasks:
+                if ts.key not in out.restrict and ts.resource_restrictions and any(
+                        pool_of_label(r) for r in ts.resource_restrictions):
+                    ts.resource_restrictions = user[ts.key] or None
+                    if ts.state == "no-worker":
+                        no_worker.append(ts.key)
         if no_worker:
             self.scheduler.transitions({k: "processing" for k in no_worker}, stimulus_id)
 
-    #: Plans shorter than this, or with fewer tasks, teach no slippage (too noisy).
+    def _replace(self, keys: Iterable[Hashable], *, stimulus_id: str) -> None:
+        tasks = [ts for k in keys if (ts := self.scheduler.tasks.get(k)) is not None]
+        if tasks:
+            self._place(tasks, stimulus_id=stimulus_id, replace=True)
+
+    def _record(self, decision: Decision) -> None:
+        self.ledger_.record_decision(decision)
+
+    #: Ad-hoc plans shorter than this, or with fewer tasks, teach no slippage (too noisy).
     SLIPPAGE_MIN_SECONDS, SLIPPAGE_MIN_TASKS, MAX_OPEN_PLANS = 0.5, 10, 1_000
 
-    def _track_plan(self, specs: list[TaskSpec], makespan: float, *, fresh: bool) -> None:
-        """Remember a fresh plan to learn its slippage when its last task is done; a re-plan
+    def _track_plan(self, keys: list[Hashable], makespan: float, *, fresh: bool) -> None:
+        """Remember a fresh ad-hoc plan to learn its slippage when its last task is done; a re-plan
         cancels what it re-placed (the old prediction no longer applies)."""
-        for spec in specs:
-            self.open_plans_.pop(self.plan_of_.pop(spec.key, -1), None)
-        if not fresh or not self.learn_ or len(specs) < self.SLIPPAGE_MIN_TASKS or makespan < self.SLIPPAGE_MIN_SECONDS:
+        for key in keys:
+            self.open_plans_.pop(self.plan_of_.pop(key, -1), None)
+        if not fresh or not self.learn_ or len(keys) < self.SLIPPAGE_MIN_TASKS or makespan < self.SLIPPAGE_MIN_SECONDS:
             return
         self.plans_made_ += 1
         pid = self.plans_made_
         while len(self.open_plans_) >= self.MAX_OPEN_PLANS:
             self.open_plans_.pop(next(iter(self.open_plans_)))
-        self.open_plans_[pid] = [float(len(specs)), makespan, time.time()]
-        for spec in specs:
-            self.plan_of_[spec.key] = pid
+        self.open_plans_[pid] = [float(len(keys)), makespan, time.time()]
+        for key in keys:
+            self.plan_of_[key] = pid
 
     def _finish_plan_task(self, key: Hashable, ok: bool) -> None:
         pid = self.plan_of_.pop(key, None)
@@ -547,93 +632,7 @@ class PlacementPlugin(SchedulerPlugin):
             self.cost_model_.observe_slippage(record[1], time.time() - record[2])
             self.dirty_ = True
 
-    def _check_budget(self, result: Any, specs: list[TaskSpec], by_key: Mapping[Hashable, Any], stimulus_id: str) -> bool:
-        """Record a budget/deadline miss; True when the submission is failed for it."""
-        problems = []
-        objective = result.objective
-        if result.meets_budget is False:
-            problems.append(f"budget ${objective.budget!r} but the {objective.mode.value} plan costs ${result.cost:.4f}")
-        if result.meets_deadline is False:
-            problems.append(f"deadline {objective.deadline!r} s but the {objective.mode.value} plan takes {result.makespan:.1f} s")
-        if not problems:
-            return False
-        stages = sorted({str(s.stage) for s in specs})
-        message = stage_message(
-            stages[0] if len(stages) == 1 else ",".join(stages),
-            "budget" if result.meets_budget is False else "deadline",
-            "; ".join(problems) + f" (pools: {describe_pools(self.live_pools().values())})",
-            "raise the budget/deadline, add workers to a pool, or choose another mode (fastest|cheapest|balanced)",
-        )
-        self.ledger_.record_decision(
-            Decision(time=time.time(), workflow=None, stage=stages[0] if stages else None, pool=None,
-                     ntasks=len(specs), reason="budget", mode=objective.mode.value, estimated_makespan=result.makespan,
-                     estimated_cost=result.cost, message=message)
-        )
-        if self.on_budget_miss_ is BudgetAction.FAIL:
-            self._fail_soon({s.key: BudgetError(message) for s in specs}, stimulus_id)
-            return True
-        logger.warning("daskcollab: %s", message)
-        return False
-
-    @staticmethod
-    def _unplaceable_message(
-        stage: str | None, resources: Mapping[str, float], pool: str | None, missing: Mapping[str, float], pools: list[Pool]
-    ) -> str:
-        what = f"pool {pool!r}" if pool is not None and pool_resource(pool) in missing else f"resources {dict(missing)!r}"
-        return stage_message(
-            str(stage),
-            "resources",
-            f"expected a request some current or declared pool can satisfy, got {what} "
-            f"(full request {dict(resources)!r}{'' if pool is None else f', pool {pool!r}'}); "
-            f"pools available: {describe_pools(pools)}",
-            "request resources a pool advertises, start workers with them "
-            "(dask worker --resources ... --preload daskcollab.placement.worker --pool NAME --price P), "
-            "or declare the pool in collab.placement.pools",
-        )
-
-    def _record_failures(self, failures: Mapping[Hashable, Exception], by_key: Mapping[Hashable, Any], reason: str) -> None:
-        for key, exc in failures.items():
-            ann = by_key[key].annotations.get(ANNOTATION_KEY) or {} if key in by_key else {}
-            self.ledger_.record_decision(
-                Decision(time=time.time(), workflow=ann.get("workflow"), stage=ann.get("stage"), pool=None, ntasks=1,
-                         reason=reason, message=str(exc))
-            )
-
-    # ------------------------------------------------------------------ failing fast
-    def _fail_soon(self, failures: Mapping[Hashable, Exception], stimulus_id: str) -> None:
-        """Err tasks right after the current scheduler step (``update_graph`` still has to run
-        its own transitions; erring inside it would be undone)."""
-        self.failing_.update(failures)
-        for key in failures:
-            ts = self.scheduler.tasks.get(key)
-            if ts is not None and ts.state == "released":
-                # hold it in no-worker until the callback errs it (loose restrictions stay off)
-                ts.resource_restrictions = {**(ts.resource_restrictions or {}), HOLD_RESOURCE: 1}
-        asyncio.get_running_loop().call_soon(self._fail_now, dict(failures), f"{stimulus_id}-daskcollab-fail")
-
-    def _fail_now(self, failures: Mapping[Hashable, Exception], stimulus_id: str) -> None:
-        scheduler = self.scheduler
-        recommendations: dict[Hashable, str] = {}
-        for key, exc in failures.items():
-            self.failing_.discard(key)
-            ts = scheduler.tasks.get(key)
-            if ts is None or ts.state not in ("released", "waiting", "no-worker", "queued"):
-                continue
-            blob = pickle.dumps(exc)
-            text = str(exc)
-            if ts.state in ("no-worker", "queued"):
-                recommendations.update(
-                    scheduler.transition(key, "erred", stimulus_id, exception=blob, cause=key, exception_text=text)
-                )
-                continue
-            ts.exception, ts.exception_text, ts.traceback, ts.exception_blame = blob, text, None, ts
-            if ts.state == "waiting":
-                recommendations.update(scheduler.transition(key, "released", stimulus_id))
-                recommendations.pop(key, None)
-            recommendations.update(scheduler.transition(key, "erred", stimulus_id))
-        if recommendations:
-            scheduler.transitions(recommendations, stimulus_id)
-
+    # ------------------------------------------------------------------ watchdog
     def _watchdog(self) -> None:
         if self.scheduler.plugins.get(PLUGIN_NAME) is not self:
             self._stop()  # unregistered or replaced: save what was learned and stop
@@ -641,6 +640,7 @@ class PlacementPlugin(SchedulerPlugin):
         t0 = perf_counter()
         try:
             self._check_unrunnable()
+            self._check_runs()
             if self.dirty_ and time.monotonic() - self.last_save_ > 5.0:
                 self.save_cost_model()
         except Exception:  # never let the periodic callback die
@@ -653,38 +653,86 @@ class PlacementPlugin(SchedulerPlugin):
         if not scheduler.unrunnable:
             return
         now = time.monotonic()
-        live = self.live_pools()
-        feasible = self._feasibility_pools()
-        replan: list[Hashable] = []
+        view = self.cluster_view()
+        live, declared = view.feasibility_pools()
+        replace: list[Hashable] = []
         failures: dict[Hashable, Exception] = {}
         for ts, since in list(scheduler.unrunnable.items()):
             ann = (ts.annotations or {}).get(ANNOTATION_KEY)
             if ann is None or ts.key in self.failing_ or ts.worker_restrictions or ts.host_restrictions:
                 continue
             plain, pinned = split_resources(ts.annotations.get("resources"))
-            chosen = self.placed_.get(ts.key)
-            if chosen is not None and chosen not in live and now - since > 0.5:
-                replan.append(ts.key)
-                continue
             pool = pinned[0] if pinned else ann.get("pool")
-            miss = missing_resources(plain, pool, feasible) if feasible else {}
-            if miss or (now - since > self.no_worker_timeout_ and (pool is None or pool not in live)):
-                problem = miss or {**plain, **({pool_resource(pool): 1} if pool else {})}
-                message = self._unplaceable_message(ann.get("stage"), plain, pool, problem, feasible)
-                if not miss:
-                    message = message.replace(
-                        "expected a request", f"waited {now - since:.0f} s (no-worker-timeout) for a request"
-                    )
-                failures[ts.key] = UnplaceableError(message)
-        if replan:
-            self._replan(replan, reason="replan", stimulus_id=f"daskcollab-watchdog-{time.time()}")
+            chosen = self.placed_.get(ts.key)
+            if pool is None and chosen is not None and chosen not in view.live and now - since > 0.5:
+                replace.append(ts.key)  # its planned pool is gone: place it again
+                continue
+            verdict = feasibility(plain, pool, live, declared)
+            wanted = pool or chosen
+            if verdict.verdict is Verdict.NEVER or (now - since > self.no_worker_timeout_ and
+                                                    (wanted is None or wanted not in view.live)):
+                missing = verdict.missing or {**plain, **({pool_resource(wanted): 1} if wanted else {})}
+                failures[ts.key] = UnplaceableError(unplaceable_message(
+                    ann.get("stage"), plain, wanted, missing, [*live, *declared],
+                    waited=None if verdict.verdict is Verdict.NEVER else now - since))
+        if replace:
+            self._replace(replace, stimulus_id=f"daskcollab-watchdog-{time.time()}")
         if failures:
-            self._fail_now(failures, f"daskcollab-watchdog-{time.time()}")
+            fail_now(scheduler, failures, f"daskcollab-watchdog-{time.time()}")
+
+    def _check_runs(self) -> None:
+        """Compare every active run's spend and elapsed time with its budget and deadline."""
+        now = time.time()
+        for run_id, record in list(self.ledger_.runs.items()):
+            if record.finished is not None or (record.budget is None and record.deadline is None):
+                continue
+            spend = self.ledger_.run_spend(record, now)[self.budget_counts_.value]
+            problems = []
+            if record.budget is not None and spend > record.budget and "over-budget" not in record.flags:
+                problems.append(("over-budget", f"spent ${spend:.4f} ({self.budget_counts_.value}) of a "
+                                                f"${record.budget:g} budget after {record.elapsed(now):.1f} s"))
+            if record.deadline is not None and record.elapsed(now) > record.deadline and "over-deadline" not in record.flags:
+                problems.append(("over-deadline", f"running {record.elapsed(now):.1f} s, past its {record.deadline:g} s deadline"))
+            for reason, problem in problems:
+                message = workflow_message(record.workflow, "budget" if reason == "over-budget" else
+                                        "deadline", f"run {run_id}: {problem}",
+                                        "raise the budget/deadline or make the workflow cheaper/faster")
+                record.flags.add(reason)
+                record.alerts.append(message)
+                self._record(Decision(now, record.workflow, None, None, 0, reason, message=message, run=run_id))
+                logger.warning("daskcollab: %s", message)
+                if self.on_budget_miss_ is BudgetAction.FAIL:
+                    self._fail_run(run_id, message)
+
+    def _fail_run(self, run_id: str, message: str, error: type[Exception] = BudgetError,
+                  status: str = "over-budget") -> None:
+        """Err every waiting task of a run with ``error(message)``; its new tasks err at once."""
+        self.failed_runs_[run_id] = (error, message)
+        record = self.ledger_.runs.get(run_id)
+        if record is not None and record.status == "running":
+            record.status = status
+        while len(self.failed_runs_) > 1_000:
+            self.failed_runs_.pop(next(iter(self.failed_runs_)))
+        # only tasks waiting to run: a *released* task may be a finished intermediate whose key a later
+        # run shares (deterministic keys), which must not be poisoned
+        failures = {ts.key: error(message) for ts in self.scheduler.tasks.values()
+                    if ts.state in ("waiting", "no-worker", "queued")
+                    and (self.submitted_.get(ts.key) or (ts.annotations or {}).get(ANNOTATION_KEY) or {}).get("run")
+                    == run_id}
+        if failures:
+            fail_now(self.scheduler, failures, f"daskcollab-{status}-{time.time()}")
+
+    def cancel_run(self, run_id: str, reason: str) -> None:
+        """The runner gave up on a run (a stage failed): its waiting and new tasks err at once, so
+        the run's other stages stop instead of computing on (xgboost collectives included)."""
+        self._fail_run(run_id, reason, RunCancelledError, "cancelled")
 
     # ------------------------------------------------------------------ accounting and learning
-    def transition(self, key: Hashable, start: str, finish: str, *args: Any, stimulus_id: str | None = None, **kwargs: Any) -> None:
+    def transition(self, key: Hashable, start: str, finish: str, *args: Any, stimulus_id: str | None = None,
+                   **kwargs: Any) -> None:
         if finish == "forgotten":
             self.finished_at_.pop(key, None)
+            self.submitted_.pop(key, None)
             if key in self.plan_of_:  # released before it ran (cancelled): the plan is no sample
                 self._finish_plan_task(key, False)
             return
@@ -694,29 +742,28 @@ class PlacementPlugin(SchedulerPlugin):
         try:
             worker = kwargs.get("worker")
             info = self.workers_.get(worker) if worker is not None else None
-            startstops = kwargs.get("startstops") or ()
             duration = 0.0
             began = stopped = None
-            for ss in startstops:
+            for ss in kwargs.get("startstops") or ():
                 if ss.get("action") == "compute":
                     duration += ss["stop"] - ss["start"]
                     began = ss["start"] if began is None else min(began, ss["start"])
                     stopped = ss["stop"] if stopped is None else max(stopped, ss["stop"])
             ts = self.scheduler.tasks.get(key)
-            ann = (ts.annotations or {}).get(ANNOTATION_KEY) if ts is not None else None
+            ann = self.submitted_.get(key)
+            if ann is None and ts is not None:
+                ann = (ts.annotations or {}).get(ANNOTATION_KEY)
             stage = ann.get("stage") if ann else None
             pool = info.pool if info is not None and info.pool else None
-            self.ledger_.record_task(
-                key, stage=stage, pool=pool, duration=duration,
-                price_per_hour=info.price_per_hour if info is not None else 0.0, worker=worker,
-            )
+            self.ledger_.record_task(key, stage=stage, pool=pool, duration=duration,
+                                     price_per_hour=info.price_per_hour if info is not None else 0.0, worker=worker,
+                                     run=ann.get("run") if ann else None, start=began, stop=stopped)
             self.tasks_accounted_ += 1
             if self.plan_of_:
                 self._finish_plan_task(key, finish == "memory")
-            # learn from every task of a run's first 1,000, then from every 8th (keeps the hook cheap)
+            # learn from every task of the first 1,000, then from every 8th (keeps the hook cheap)
             learn = self.learn_ and finish == "memory" and ann and ts is not None and (
-                self.tasks_accounted_ <= 1_000 or not self.tasks_accounted_ % 8
-            )
+                self.tasks_accounted_ <= 1_000 or not self.tasks_accounted_ % 8)
             if stopped is not None and worker is not None:
                 if learn:
                     self._observe_overhead(ts, worker, began)
@@ -725,7 +772,7 @@ class PlacementPlugin(SchedulerPlugin):
                 if free is None or stopped > free:
                     self.worker_free_at_[worker] = stopped
             if learn and pool and duration > 0:
-                self.cost_model_.observe(stage, ts.prefix.name, pool, duration, info.speed)
+                self.cost_model_.observe(stage, ts.prefix.name, pool, duration, info.speed, workflow=ann.get("workflow"))
                 self.dirty_ = True
         finally:
             self.hook_seconds_ += perf_counter() - t0
@@ -747,59 +794,65 @@ class PlacementPlugin(SchedulerPlugin):
             self.dirty_ = True
 
     # ------------------------------------------------------------------ reporting
-    def snapshot(self) -> dict[str, Any]:
-        """Plain data for the run report and the dashboard: decisions, money, overhead, pools."""
+    def snapshot(self, run: str | None = None) -> dict[str, Any]:
+        """Plain data (JSON-ready) for reports and the dashboard: the cluster-wide ledger with every
+        run under ``runs``, pools, the plugin's settings and overhead; with ``run``, that run only."""
+        if run is not None:
+            record = self.ledger_.runs.get(run)
+            return {} if record is None else self.ledger_.run_snapshot(record)
         data = self.ledger_.snapshot()
         seen = max(self.tasks_planned_, self.tasks_accounted_, 1)
-        data.update(
-            {
-                "mode": self.mode_.value,
-                "tradeoff": self.tradeoff_,
-                "task_overhead": self.cost_model_.task_overhead if self.task_overhead_ is None else self.task_overhead_,
-                "slippage": self.cost_model_.slippage,
-                "pools": {
-                    name: {"price_per_hour": p.price_per_hour, "speed": p.speed, "workers": p.workers,
-                           "resources": dict(p.resources)}
-                    for name, p in self.live_pools().items()
-                },
-                "declared_pools": sorted(self.declared_),
-                "placements": {str(k): v for k, v in list(self.placed_.items())[:10_000]},
-                "ran_on": {str(k): list(v) for k, v in list(self.ledger_.ran_on.items())[:10_000]},
-                "cost_model_path": str(self.cost_model_path_),
-                "overhead": {
-                    "hook_seconds": self.hook_seconds_,
-                    "update_graph_seconds": self.update_graph_seconds_,
-                    "tasks_planned": self.tasks_planned_,
-                    "tasks_accounted": self.tasks_accounted_,
-                    "us_per_task": 1e6 * self.hook_seconds_ / seen,
-                },
-            }
-        )
+        data.update({
+            "mode": self.mode_.value,
+            "tradeoff": self.tradeoff_,
+            "budget_counts": self.budget_counts_.value,
+            "task_overhead": self.cost_model_.task_overhead if self.task_overhead_ is None else self.task_overhead_,
+            "slippage": self.cost_model_.slippage,
+            "pools": {name: {"price_per_hour": p.price_per_hour, "speed": p.speed, "workers": p.workers,
+                             "resources": dict(p.resources)} for name, p in self.live_pools().items()},
+            "declared_pools": sorted(self.declared_),
+            "waiting_by_pool": self._waiting_by_pool(),
+            "placements": {str(k): v for k, v in list(self.placed_.items())[:10_000]},
+            "ran_on": {str(k): list(v) for k, v in list(self.ledger_.ran_on.items())[:10_000]},
+            "cost_model_path": str(self.cost_model_path_),
+            "overhead": {"hook_seconds": self.hook_seconds_, "update_graph_seconds": self.update_graph_seconds_,
+                         "tasks_planned": self.tasks_planned_, "tasks_accounted": self.tasks_accounted_,
+                         "us_per_task": 1e6 * self.hook_seconds_ / seen},
+        })
         return data
 
+    def _waiting_by_pool(self) -> dict[str, int]:
+        """Tasks waiting in ``no-worker`` per pool they are restricted to."""
+        out: dict[str, int] = {}
+        for ts in self.scheduler.unrunnable:
+            for label in ts.resource_restrictions or ():
+                pool = pool_of_label(label)
+                if pool is not None:
+                    out[pool] = out.get(pool, 0) + 1
+        return out
 
-def _scheduler_snapshot(dask_scheduler: Any) -> dict[str, Any]:
+
+def _scheduler_snapshot(dask_scheduler: Any, run: str | None = None) -> dict[str, Any]:
     plugin = dask_scheduler.plugins.get(PLUGIN_NAME)
     if plugin is None:
-        raise DaskCollabError(
-            stage_message(
-                "placement", None,
-                f"expected the {PLUGIN_NAME!r} scheduler plugin, got plugins {sorted(dask_scheduler.plugins)!r}",
-                "start the scheduler with --preload daskcollab.placement or call client.register_plugin(PlacementPlugin())",
-            )
-        )
-    return plugin.snapshot()
+        raise DaskCollabError(stage_message(
+            "placement", None,
+            f"expected the {PLUGIN_NAME!r} scheduler plugin, got plugins {sorted(dask_scheduler.plugins)!r}",
+            "start the scheduler with --preload daskcollab.placement or call client.register_plugin(PlacementPlugin())",
+        ))
+    return plugin.snapshot(run)
 
 
-def placement_report(client: Any) -> dict[str, Any]:
-    """Decisions, money per pool/stage and plugin overhead, fetched from the scheduler.
+def placement_report(client: Any, run: str | None = None) -> dict[str, Any]:
+    """Decisions, money per pool/stage/run and plugin overhead, fetched from the scheduler
+    (``run``: one run's ledger, as ``RunResult.placements`` holds it).
 
     Examples
     --------
     >>> placement_report(client)["cost_by_pool"]  # doctest: +SKIP
     {'cpu-spot': 0.0012, 'cpu-ondemand': 0.0031}
     """
-    return client.run_on_scheduler(_scheduler_snapshot)
+    return client.run_on_scheduler(_scheduler_snapshot, run=run)
 
 
 def save_cost_model(client: Any) -> str | None:

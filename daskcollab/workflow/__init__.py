@@ -1,6 +1,6 @@
 """Workflow model: stages wired by reference, the Workflow that checks them, the YAML form."""
 
-from daskcollab.workflow._context import StageContext
+from daskcollab.runtime._context import StageContext
 from daskcollab.workflow._data_stages import Standardize, ZarrSink, ZarrSource
 from daskcollab.workflow._ensemble_stages import Blend, BlendMethod, Evaluate
 from daskcollab.workflow._lifecycle_stages import ModelSink, SavedModel, UpdateModel

@@ -18,7 +18,7 @@ from daskcollab.data._zarr_sink import write_predictions
 from daskcollab.data._zarr_source import open_dataset
 from daskcollab.models._memory import worker_headroom
 from daskcollab.models._preprocess import fit_preprocess
-from daskcollab.workflow._context import StageContext
+from daskcollab.runtime._context import StageContext
 from daskcollab.workflow._paths import Access, PathUse
 from daskcollab.workflow._stage import Stage, StageKind
 
@@ -85,7 +85,7 @@ class ZarrSource(Stage):
         if self.builder is not None and not os.path.exists(self.path):
             from daskcollab.data._builders import BUILDERS
 
-            print(f"  building dataset {self.builder!r} at {os.fspath(self.path)!r}")
+            ctx.log("building dataset %r at %r", self.builder, os.fspath(self.path))
             BUILDERS[self.builder](self.path, **dict(self.builder_options))
         data = open_dataset(self.path, self.features, self.labels, self.split, stage=self.name)
         X, y = data.X.astype(np.float32), data.y

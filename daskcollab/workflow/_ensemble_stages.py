@@ -19,7 +19,7 @@ from daskcollab.evaluation._metrics import score
 from daskcollab.models._fitted import Task
 from daskcollab.models._local import fit_predict_local
 from daskcollab.models._memory import worker_headroom
-from daskcollab.workflow._context import StageContext
+from daskcollab.runtime._context import StageContext
 from daskcollab.workflow._data_stages import _require_models
 from daskcollab.workflow._model_stages import Predictions
 from daskcollab.workflow._stage import Stage, StageKind
@@ -139,9 +139,8 @@ def out_of_fold_predictions(stage: Blend, ctx: StageContext, inputs: Sequence[Pr
         X_train = select_rows(out.data.X, plan, Part.TRAIN)
         local = model._local_model(out.task)
         side_by_side = local is not None and X_train.nbytes <= stage.local_fold_fraction * worker_memory
-        if ctx.show_progress:
-            how = "side by side, one task per fold" if side_by_side else "one distributed fit after another"
-            print(f"  {stage.name}: refitting {model.name!r} on {folds.k} folds ({how})", flush=True)
+        how = "side by side, one task per fold" if side_by_side else "one distributed fit after another"
+        ctx.log("refitting %r on %d folds (%s)", model.name, folds.k, how)
         held_out = []
         for k in range(folds.k):
             X_fit, y_fit = select_fold(X_train, folds, k, held_out=False), select_fold(y_train, folds, k, held_out=False)

@@ -21,7 +21,7 @@ from daskcollab.models._preprocess import Preprocessor
 from daskcollab.models._search import SearchResult
 from daskcollab.models._sklearn_fitted import SklearnFitted
 from daskcollab.models._xgboost import XGBoostFitted, update_xgboost
-from daskcollab.workflow._context import StageContext
+from daskcollab.runtime._context import StageContext
 from daskcollab.workflow._data_stages import _require_models
 from daskcollab.workflow._model_stages import Predictions
 from daskcollab.workflow._paths import Access, PathUse

@@ -15,7 +15,7 @@ from daskcollab.models._labels import check_labels
 from daskcollab.models._local import LocalLinear, LocalModel, LocalXGBoost
 from daskcollab.models._memory import check_training_fits
 from daskcollab.models._params import check_xgboost_params
-from daskcollab.workflow._context import StageContext
+from daskcollab.runtime._context import StageContext
 from daskcollab.workflow._stage import Stage, StageKind
 
 _DEVICES = ("cpu", "cuda")

@@ -14,7 +14,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from daskcollab._errors import WorkflowError
-from daskcollab.workflow._context import StageContext
+from daskcollab.runtime._context import StageContext
 
 if TYPE_CHECKING:
     from daskcollab.workflow._paths import PathUse

@@ -292,7 +292,7 @@ def test_task_overhead_lengthens_the_schedule_but_is_not_charged():
 
 
 def test_cost_model_learns_the_task_overhead_and_round_trips(tmp_path):
-    from daskcollab.placement._planning import CostModel
+    from daskcollab.placement._cost_model import CostModel
 
     cm = CostModel()
     assert cm.task_overhead == 0.0
@@ -301,7 +301,7 @@ def test_cost_model_learns_the_task_overhead_and_round_trips(tmp_path):
     assert cm.task_overhead == pytest.approx(0.02)
     cm.save(tmp_path / "cm.json")
     assert CostModel.load(tmp_path / "cm.json").task_overhead == pytest.approx(0.02)
-    for _ in range(CostModel.OVERHEAD_MEMORY * 2):  # old observations fade
+    for _ in range(CostModel.MEMORY * 2):  # old observations fade
         cm.observe_overhead(0.5)
     assert cm.task_overhead == pytest.approx(0.5, rel=0.01)
 
@@ -334,7 +334,7 @@ def test_coarsen_bundles_wide_stages_and_keeps_the_plan():
 
 
 def test_cost_model_learns_slippage_within_its_range(tmp_path):
-    from daskcollab.placement._planning import CostModel
+    from daskcollab.placement._cost_model import CostModel
 
     cm = CostModel()
     assert cm.slippage == 1.0
@@ -343,7 +343,7 @@ def test_cost_model_learns_slippage_within_its_range(tmp_path):
     assert cm.slippage == pytest.approx(1.25)
     cm.save(tmp_path / "cm.json")
     assert CostModel.load(tmp_path / "cm.json").slippage == pytest.approx(1.25)
-    fast = CostModel(slippage=(0.5, 1))  # runs faster than planned: plans are not trimmed
+    fast = CostModel.from_dict({"version": 2, "slippage": [0.5, 1]})  # faster than planned: plans are not trimmed
     assert fast.slippage == 1.0
     cm.observe_slippage(planned=1.0, actual=100.0)
     assert cm.slippage == 3.0

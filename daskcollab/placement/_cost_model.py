@@ -1,0 +1,171 @@
+"""What runs taught the planner (pure data, JSON round-trip; no file I/O beyond save/load).
+
+Two levels of observation:
+
+* **tasks**: the average work (compute seconds x the worker's speed) of a task, keyed by
+  ``(workflow, stage, task prefix, pool)``; an estimate for a pool never seen falls back to the
+  same task on any pool (work is speed-normalised), then to the stage name alone (files of
+  version 1);
+* **stages**: per ``(workflow, stage)`` and pool, a :class:`StageEstimate` (work, width, latency)
+  learned from whole runs, which the run planner (``_runplan.py``) uses to plan a workflow before
+  its tasks exist.
+
+Besides: the per-task overhead (dispatch and input transfer) and the slippage (actual / planned
+makespan of finished plans). Averages fade: at most ``MEMORY`` observations weigh in, so recent runs
+count more.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import pathlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+
+class EstimateSource(str, Enum):
+    """Where a stage's work estimate came from (shown by ``daskcollab plan`` and in the plan)."""
+
+    LEARNED = "learned"  # observed on this pool (or on another pool, scaled by speed)
+    HINT = "hint"  # the stage's ``cost`` parameter
+    DEFAULT = "default"  # ``collab.placement.default-work``
+
+
+@dataclass(frozen=True)
+class StageEstimate:
+    """How long a stage takes, as a moldable job.
+
+    ``work`` is busy seconds at speed 1.0 summed over its tasks; ``width`` how many workers it
+    keeps busy at once while any of its tasks runs (busy seconds / active seconds); ``latency``
+    the part of its wall time when none of its tasks runs (round trips, work on the client). On
+    ``workers`` workers of speed ``speed`` it takes ``latency + work / (speed * min(width, workers))``
+    and holds ``min(width, workers)`` workers for the second term only.
+
+    Examples
+    --------
+    >>> StageEstimate(8.0, 2.0, 1.0).duration(speed=2.0, workers=4)
+    3.0
+    """
+
+    work: float
+    width: float = math.inf
+    latency: float = 0.0
+    source: EstimateSource = EstimateSource.DEFAULT
+
+    def workers_used(self, workers: int) -> int:
+        return max(1, min(int(math.ceil(self.width)) if math.isfinite(self.width) else workers, workers))
+
+    def duration(self, speed: float, workers: int) -> float:
+        return self.latency + self.work / (speed * self.workers_used(workers))
+
+
+def _faded(entry: list[float], values: tuple[float, ...], memory: int) -> list[float]:
+    """``[sum_1, ..., sum_k, n]`` plus one observation; halves the weight of old ones past ``memory``."""
+    *sums, n = entry
+    if n >= memory:
+        sums, n = [s / 2.0 for s in sums], n // 2
+    return [*(s + v for s, v in zip(sums, values)), n + 1]
+
+
+class CostModel:
+    """Learned task and stage durations, per-task overhead and plan slippage (see module docstring)."""
+
+    MEMORY = 2_000
+    #: Stage observations: a few runs are enough, and a changed workflow should be relearned fast.
+    STAGE_MEMORY = 4
+    #: Slippage is clamped to this range: a plan is never assumed faster, nor more than 3x slower.
+    SLIPPAGE_RANGE = (1.0, 3.0)
+    VERSION = 2
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, list[float]] = {}  # "wf|stage|prefix|pool" -> [work, n]
+        self._tasks_any_pool: dict[str, list[float]] = {}  # "wf|stage|prefix" -> [work, n]
+        self._stages: dict[str, dict[str, list[float]]] = {}  # "wf|stage" -> {pool: [work, width, latency, n]}
+        self._overhead = [0.0, 0]
+        self._slippage = [0.0, 0]
+
+    # ------------------------------------------------------------------ tasks
+    def estimate(self, stage: str | None, prefix: str | None, pool: str | None, default_work: float,
+                 *, workflow: str | None = None) -> float:
+        """Average work of a task of ``(workflow, stage, prefix)`` on ``pool``, else on any pool, else ``default_work``."""
+        if pool is not None:
+            entry = self._tasks.get(f"{workflow}|{stage}|{prefix}|{pool}")
+            if entry:
+                return entry[0] / entry[1]
+        entry = self._tasks_any_pool.get(f"{workflow}|{stage}|{prefix}")
+        return entry[0] / entry[1] if entry else float(default_work)
+
+    def observe(self, stage: str | None, prefix: str | None, pool: str | None, duration: float, speed: float,
+                *, workflow: str | None = None) -> None:
+        """One finished task: ``duration`` compute seconds on a worker of relative ``speed``."""
+        work = duration * speed
+        key = f"{workflow}|{stage}|{prefix}"
+        self._tasks[f"{key}|{pool}"] = _faded(self._tasks.get(f"{key}|{pool}", [0.0, 0]), (work,), self.MEMORY)
+        self._tasks_any_pool[key] = _faded(self._tasks_any_pool.get(key, [0.0, 0]), (work,), self.MEMORY)
+
+    # ------------------------------------------------------------------ stages
+    def observe_stage(self, workflow: str, stage: str, pool: str, *, work: float, width: float, latency: float) -> None:
+        """One finished stage of a run, mostly on ``pool``: work at speed 1, workers used, non-compute seconds."""
+        pools = self._stages.setdefault(f"{workflow}|{stage}", {})
+        pools[pool] = _faded(pools.get(pool, [0.0, 0.0, 0.0, 0]), (work, width, latency), self.STAGE_MEMORY)
+
+    def stage_estimates(self, workflow: str, stage: str) -> dict[str, StageEstimate]:
+        """``{pool: StageEstimate}`` learned for a stage (empty when it never ran)."""
+        return {
+            pool: StageEstimate(work / n, max(width / n, 1.0), latency / n, EstimateSource.LEARNED)
+            for pool, (work, width, latency, n) in self._stages.get(f"{workflow}|{stage}", {}).items()
+            if n
+        }
+
+    # ------------------------------------------------------------------ overhead and slippage
+    def observe_overhead(self, seconds: float) -> None:
+        self._overhead = _faded(self._overhead, (max(float(seconds), 0.0),), self.MEMORY)
+
+    def observe_slippage(self, planned: float, actual: float) -> None:
+        """One finished plan: it was to take ``planned`` seconds and took ``actual``."""
+        if planned > 0.0 and actual > 0.0:
+            self._slippage = _faded(self._slippage, (actual / planned,), self.MEMORY)
+
+    @property
+    def slippage(self) -> float:
+        """Mean actual / planned makespan of finished plans, within :attr:`SLIPPAGE_RANGE` (1 before any)."""
+        total, n = self._slippage
+        lo, hi = self.SLIPPAGE_RANGE
+        return min(max(total / n, lo), hi) if n else lo
+
+    @property
+    def task_overhead(self) -> float:
+        """Mean observed per-task overhead in seconds (0 before any observation)."""
+        total, n = self._overhead
+        return total / n if n else 0.0
+
+    # ------------------------------------------------------------------ persistence
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": self.VERSION, "tasks": self._tasks, "tasks_any_pool": self._tasks_any_pool,
+                "stages": self._stages, "overhead": self._overhead, "slippage": self._slippage}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CostModel:
+        model = cls()
+        if data.get("version") == 1:  # stage|prefix keys without workflow or pool: kept as "any pool"
+            model._tasks_any_pool = {f"None|{k}": [float(v[0]), int(v[1])] for k, v in data.get("observations", {}).items()}
+        else:
+            model._tasks = {k: [float(v[0]), int(v[1])] for k, v in data.get("tasks", {}).items()}
+            model._tasks_any_pool = {k: [float(v[0]), int(v[1])] for k, v in data.get("tasks_any_pool", {}).items()}
+            model._stages = {k: {p: [float(x) for x in v[:3]] + [int(v[3])] for p, v in pools.items()}
+                             for k, pools in data.get("stages", {}).items()}
+        for name in ("overhead", "slippage"):
+            value = data.get(name)
+            if value:
+                setattr(model, f"_{name}", [float(value[0]), int(value[1])])
+        return model
+
+    def save(self, path: str | pathlib.Path) -> None:
+        pathlib.Path(path).write_text(json.dumps(self.to_dict()))
+
+    @classmethod
+    def load(cls, path: str | pathlib.Path) -> CostModel:
+        return cls.from_dict(json.loads(pathlib.Path(path).read_text()))

@@ -1,0 +1,235 @@
+"""``daskcollab.run``: submit a whole workflow on a given client or on an embedded LocalCluster."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from distributed import Client, LocalCluster
+
+from daskcollab import _config
+from daskcollab._errors import BudgetError, UnplaceableError
+from daskcollab._result import RunResult
+from daskcollab.compile import CompiledWorkflow
+from daskcollab.runtime import _remote
+from daskcollab.runtime._executor import StageRun, StageState, execute
+from daskcollab.runtime._preflight import preflight
+from daskcollab.runtime._progress import Progress
+from daskcollab.workflow._stage import StageKind
+from daskcollab.workflow._workflow import Workflow
+
+logger = logging.getLogger("daskcollab")
+
+
+def run(
+    workflow: Workflow | CompiledWorkflow,
+    client: Client | None = None,
+    *,
+    progress: bool | None = None,
+    concurrency: int | None = None,
+    run_id: str | None = None,
+) -> RunResult:
+    """Run ``workflow`` and return its :class:`RunResult`.
+
+    The whole workflow reaches the scheduler as one run: its stage graph (stages, edges, resources,
+    pools, cost hints, budget, deadline) first, so the placement plugin plans every stage at once;
+    then every stage as soon as its inputs are submitted, each in its own thread, so stages with
+    no path between them run side by side (see :mod:`daskcollab.runtime._executor` for the few
+    points where a stage waits for values).
+
+    Parameters
+    ----------
+    workflow
+        A :class:`Workflow` (compiled here) or an already compiled one.
+    client
+        A connected ``distributed.Client``. ``None`` starts an embedded ``LocalCluster``
+        (worker processes, one thread each; see the ``collab.local-cluster`` config) and
+        closes it when the run ends.
+    progress
+        Show a live line of running stages on stderr (only when stderr is a terminal); defaults to
+        config ``collab.progress``. Stage start/end lines always go to the ``daskcollab`` logger.
+    concurrency
+        How many stages may run at once (config ``collab.concurrency``; default: no limit).
+        ``1`` runs stage after stage, each finished before the next starts.
+    run_id
+        Identifies the run on the scheduler (its plan and ledger); default ``<workflow>-<random>``.
+
+    Raises
+    ------
+    UnplaceableError
+        Before anything runs, when a stage can never run on this cluster.
+    BudgetError
+        With ``collab.placement.on-budget-miss: fail``: before anything runs when the run's plan
+        misses its budget or deadline, or while it runs when the money spent exceeds the budget.
+
+    Examples
+    --------
+    >>> result = daskcollab.run(workflow)  # doctest: +SKIP
+    >>> print(result.table())  # doctest: +SKIP
+    """
+    compiled = workflow.compile() if isinstance(workflow, Workflow) else workflow
+    show = bool(_config.get("progress", progress))
+    limit = _config.get("concurrency", concurrency)
+    run_id = run_id or f"{compiled.workflow.name}-{uuid.uuid4().hex[:8]}"
+    started_at = time.time()
+    with _client(client) as c:
+        check = preflight(c, compiled)
+        remote = _Remote(c, run_id, check.remote)
+        answer = remote.start(compiled)
+        warnings = [*check.warnings, *answer.get("warnings", [])]
+        status = "failed"
+        start = time.perf_counter()
+        display = Progress(len(compiled.steps), enabled=show)
+        try:
+            with display:
+                runs = execute(compiled, c, run_id=run_id, concurrency=limit, show_progress=show,
+                               on_change=lambda r: (display(r), remote.stage_event(r)))
+            status = "done"
+        except BaseException as exc:
+            remote.cancel(f"run {run_id} was cancelled after an error: {type(exc).__name__}: {exc}"[:2000])
+            ledger = remote.finish(status)
+            if ledger and ledger.get("status") == "over-budget" and not isinstance(exc, BudgetError):
+                # the plugin erred the run's tasks for its budget; libraries may re-raise that as their own error
+                raise BudgetError(ledger["alerts"][-1]) from exc
+            raise
+        ledger = remote.finish(status)
+        makespan = time.perf_counter() - start
+    return _result(compiled, runs, run_id=run_id, plan=answer.get("plan"), ledger=ledger, makespan=makespan,
+                   started_at=started_at, warnings=warnings)
+
+
+class _Remote:
+    """The run's calls to the scheduler (no-ops when daskcollab is not importable there)."""
+
+    STATES = {StageState.RUNNING: "running", StageState.DONE: "done", StageState.FAILED: "failed",
+              StageState.REUSED: "reused"}
+
+    def __init__(self, client: Client, run_id: str, enabled: bool) -> None:
+        self.client, self.run_id, self.enabled = client, run_id, enabled
+
+    def start(self, compiled: CompiledWorkflow) -> dict[str, Any]:
+        if not self.enabled:
+            return {}
+        answer = self.client.run_on_scheduler(_remote.start_run, compiled.run_spec(self.run_id).to_dict())
+        if "error" in answer:
+            cls = BudgetError if answer.get("kind") == "budget" else UnplaceableError
+            raise cls(answer["error"])
+        return answer
+
+    def stage_event(self, run: StageRun) -> None:
+        state = self.STATES.get(run.state)
+        if self.enabled and state is not None:
+            try:
+                self.client.run_on_scheduler(_remote.stage_event, self.run_id, run.name, state)
+            except Exception as exc:  # reporting must never break the run
+                logger.debug("stage event %s/%s not delivered: %r", run.name, state, exc)
+
+    def cancel(self, reason: str) -> None:
+        if self.enabled:
+            try:
+                self.client.run_on_scheduler(_remote.cancel_run, self.run_id, reason)
+            except Exception as exc:  # the cluster may be gone after a failure
+                logger.debug("run %s not cancelled on the scheduler: %r", self.run_id, exc)
+
+    def finish(self, status: str) -> dict[str, Any] | None:
+        if not self.enabled:
+            return None
+        try:
+            return self.client.run_on_scheduler(_remote.finish_run, self.run_id, status)
+        except Exception as exc:  # the cluster may be gone after a failure
+            logger.debug("run %s not closed on the scheduler: %r", self.run_id, exc)
+            return None
+
+
+def _result(compiled: CompiledWorkflow, runs: Mapping[str, StageRun], *, run_id: str, plan: Any,
+            ledger: Mapping[str, Any] | None, makespan: float, started_at: float, warnings: list[str]) -> RunResult:
+    metrics: dict[str, Any] = {}
+    weights: dict[str, Any] = {}
+    blends: dict[str, Any] = {}
+    models: dict[str, Any] = {}
+    outputs: dict[str, str] = {}
+    timings: dict[str, float] = {}
+    for name, r in runs.items():
+        stage, output = r.step.stage, r.output
+        timings[name] = round(r.seconds or 0.0, 3)
+        if stage.kind is StageKind.EVALUATE:
+            metrics.update(output)
+        elif stage.kind is StageKind.MODEL:
+            models[name] = dict(output.details)
+        elif stage.kind is StageKind.ENSEMBLE:
+            weights[name] = dict(output.details.get("weights", {}))
+            blends[name] = {k: v for k, v in output.details.items() if k != "weights"}
+        elif stage.kind is StageKind.SINK:
+            outputs[name] = os.path.abspath(str(output))
+    cost: dict[str, Any] = {}
+    if ledger:
+        cost = {"busy": ledger["cost_busy"], "held": ledger["cost_held"],
+                "busy_by_pool": ledger["cost_busy_by_pool"], "held_by_pool": ledger["cost_held_by_pool"],
+                "busy_by_stage": {s: v["cost_busy"] for s, v in ledger["stages"].items()},
+                "held_by_stage": {s: v["cost_held"] for s, v in ledger["stages"].items()},
+                "over_budget": ledger["over_budget"]}
+        warnings = [*warnings, *(a for a in ledger.get("alerts", []) if a not in warnings)]
+    return RunResult(
+        compiled.workflow.name, metrics, weights, blends, models, timings, outputs,
+        placements=dict(ledger or {}), run_id=run_id, plan=plan or {}, cost=cost, makespan_s=round(makespan, 3),
+        started_at=started_at, finished_at=time.time(), warnings=tuple(warnings),
+        stage_states={name: r.state.value for name, r in runs.items()},
+    )
+
+
+@contextlib.contextmanager
+def _client(client: Client | None) -> Iterator[Client]:
+    if client is not None:
+        _install_page(client)
+        yield client
+        return
+    with local_cluster() as cluster, Client(cluster) as c:
+        _install_page(c)
+        yield c
+
+
+def _install_page(client: Client) -> None:
+    """Add the daskcollab page to the scheduler's dashboard (needs daskcollab on the scheduler)."""
+    from daskcollab.dashboard import dashboard_url
+
+    try:
+        client.run_on_scheduler(_install_on_scheduler)
+    except Exception as exc:  # e.g. daskcollab not importable on a remote scheduler
+        logger.warning("daskcollab dashboard page not installed on the scheduler: %s", exc)
+        return
+    url = dashboard_url(client)
+    if url:
+        logger.info("Dask dashboard: %s  daskcollab page: %s", client.dashboard_link, url)
+
+
+def _install_on_scheduler(dask_scheduler) -> str:
+    from daskcollab.dashboard import install_dashboard
+
+    return install_dashboard(dask_scheduler)
+
+
+def local_cluster(**overrides: Any) -> LocalCluster:
+    """The embedded LocalCluster: worker processes sized from the ``collab.local-cluster`` config.
+
+    Examples
+    --------
+    >>> with local_cluster(n_workers=2) as cluster:  # doctest: +SKIP
+    ...     print(len(cluster.workers))
+    2
+    """
+    n_workers = _config.get("local-cluster.n-workers", overrides.pop("n_workers", None))
+    if n_workers is None:
+        n_workers = max(2, os.cpu_count() or 2)
+    return LocalCluster(
+        n_workers=n_workers,
+        threads_per_worker=_config.get("local-cluster.threads-per-worker", overrides.pop("threads_per_worker", None)),
+        memory_limit=_config.get("local-cluster.memory-limit", overrides.pop("memory_limit", None)),
+        dashboard_address=overrides.pop("dashboard_address", _config.get("local-cluster.dashboard-address")),
+        processes=True,
+        **overrides,
+    )
