@@ -2,35 +2,20 @@
 
 Pure policy (no Dask): :class:`Pool`, :class:`TaskSpec`, :class:`Mode`, :class:`Objective`,
 :func:`plan`, :func:`lower_bounds`, :class:`CostModel`, :func:`plan_report`.
-Thin Dask glue: :class:`PlacementPlugin` (a ``SchedulerPlugin``), the worker preload
-``daskcollab.placement.worker`` and :func:`start_local_pools`.
-Kubernetes (dask-kubernetes, one worker group per pool): :func:`load_kube_pools`,
-:func:`kube_manifests` (pure), :func:`start_kube_cluster` (thin glue).
+Thin Dask glue: :class:`PlacementPlugin` (a ``SchedulerPlugin``).
+Deployment (preloads, local pools, Kubernetes, pool scaling) lives in :mod:`daskcollab.deploy`.
 
-This module is also a scheduler preload::
-
-    dask scheduler --preload daskcollab.placement [--placement-mode cheapest] [--cost-model-path F]
-
-or set ``distributed.scheduler.preload: [daskcollab.placement]`` in the Dask config.
+``daskcollab.placement`` is still accepted as a scheduler preload: an alias of
+``daskcollab.deploy.scheduler``, kept for existing deployments (``dask scheduler --preload
+daskcollab.placement``); likewise ``daskcollab.placement.worker`` for ``daskcollab.deploy.worker``.
+New deployments should name the ``daskcollab.deploy`` modules.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import click
-
 from daskcollab.placement._accounting import Decision, Ledger, plan_report, summarize_plans
-from daskcollab.placement._kubernetes import (
-    KubePool,
-    kube_manifests,
-    kube_pool,
-    kube_worker_spec,
-    load_kube_pools,
-    manifests_yaml,
-    start_kube_cluster,
-)
-from daskcollab.placement._local import placement_plugin, pool_worker_specs, start_local_pools
 from daskcollab.placement._planning import (
     Assignment,
     CostModel,
@@ -68,7 +53,6 @@ __all__ = [
     "BudgetAction",
     "CostModel",
     "Decision",
-    "KubePool",
     "Ledger",
     "LowerBounds",
     "Mode",
@@ -78,35 +62,24 @@ __all__ = [
     "Pool",
     "TaskSpec",
     "eligible_pools",
-    "kube_manifests",
-    "kube_pool",
-    "kube_worker_spec",
-    "load_kube_pools",
     "lower_bounds",
-    "manifests_yaml",
-    "placement_plugin",
     "placement_report",
     "plan",
     "plan_report",
     "pool_of_label",
     "pool_resource",
-    "pool_worker_specs",
     "save_cost_model",
-    "start_kube_cluster",
-    "start_local_pools",
     "summarize_plans",
     "unplaceable",
     "worker_metadata",
 ]
 
 
-@click.command()
-@click.option("--placement-mode", type=click.Choice([m.value for m in Mode]), default=None,
-              help="Default objective (config collab.placement.mode).")
-@click.option("--cost-model-path", default=None, help="Learned cost model file (config collab.placement.cost-model-path).")
-def dask_setup(scheduler: Any, placement_mode: str | None, cost_model_path: str | None) -> None:
-    """Scheduler preload entry point: install :class:`PlacementPlugin` and the dashboard page."""
-    from daskcollab.dashboard import install_dashboard
+def __getattr__(name: str) -> Any:
+    # The scheduler-preload alias: distributed looks up ``dask_setup`` on the module named by
+    # ``--preload``. Imported on first use only, so importing placement never imports deploy.
+    if name == "dask_setup":
+        from daskcollab.deploy.scheduler import dask_setup
 
-    scheduler.add_plugin(PlacementPlugin(mode=placement_mode, cost_model_path=cost_model_path))
-    install_dashboard(scheduler)
+        return dask_setup
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -24,17 +24,8 @@ import yaml
 
 from daskcollab._errors import DaskCollabError
 from daskcollab.cli import main
-from daskcollab.placement import (
-    EXAMPLE_POOLS,
-    PLUGIN_NAME,
-    KubePool,
-    Pool,
-    kube_manifests,
-    kube_pool,
-    kube_worker_spec,
-    load_kube_pools,
-    manifests_yaml,
-)
+from daskcollab.deploy import KubePool, kube_manifests, kube_pool, kube_worker_spec, load_kube_pools, manifests_yaml
+from daskcollab.placement import EXAMPLE_POOLS, PLUGIN_NAME, Pool
 
 jsonschema = pytest.importorskip("jsonschema")
 pytest.importorskip("dask_kubernetes", reason="install the test extra: pip install -e '.[test]'")
@@ -141,7 +132,7 @@ def test_worker_groups_carry_pool_placement(manifests):
     assert gpu["spec"]["worker"]["metadata"]["labels"] == {"daskcollab/pool": "gpu"}
     scheduler = container(cluster["spec"]["scheduler"])
     assert scheduler["args"][:2] == ["dask", "scheduler"]  # not the removed dask-scheduler command
-    assert scheduler["args"][-2:] == ["--preload", "daskcollab.placement"]
+    assert scheduler["args"][-2:] == ["--preload", "daskcollab.deploy.scheduler"]
     assert "resources" not in scheduler
 
 
@@ -282,7 +273,31 @@ def write(tmp_path, text: str) -> pathlib.Path:
          r"field 'pools': expected a non-empty YAML list of pools in '.*pools.yaml', got \{'name': 'gpu'\}.*"
          r"Fix: write - \{name"),
         ("- {name: GPU_pool, price-per-hour: 1}\n",
-         r"field 'pools.GPU_pool.name': expected a lowercase DNS label .*got 'GPU_pool'.*Fix: rename the pool"),
+         r"field 'pools.GPU_pool.name': expected the pool name to be a DNS-1035 label .*got 'GPU_pool'.*"
+         r"Fix: rename the pool"),
+        ("- {name: 4cpu, price-per-hour: 1}\n",  # a DNS-1123 label, but Service-style names must start with a letter
+         r"field 'pools.4cpu.name': expected the pool name to be a DNS-1035 label .*starting with a letter.*"
+         r"got '4cpu'"),
+        ("- {name: big, price-per-hour: 1, kubernetes: {resources: {requests: {memory: 8Gi}, limits: {memory: 4Gi}}}}\n",
+         r"field 'pools.big.kubernetes.resources.requests.memory': expected a request at most the limit '4Gi', got "
+         r"'8Gi'. Fix: lower the request or raise the limit"),
+        ("- {name: a, price-per-hour: 1, kubernetes: {labels: {team: 'ml platform'}}}\n",
+         r"field 'pools.a.kubernetes.labels.team': expected a label value .*got 'ml platform'"),
+        ("- {name: a, price-per-hour: 1, kubernetes: {node-selector: {'bad key/x': 'y'}}}\n",
+         r"field 'pools.a.kubernetes.node-selector.bad key/x': expected a label key"),
+        ("- {name: gpu, price-per-hour: 1, kubernetes: {tolerations: [{key: nvidia.com/gpu, operator: Exists, "
+         "value: present, effect: NoSchedule}]}}\n",
+         r"field 'pools.gpu.kubernetes.tolerations\[0\].value': expected no value with operator Exists, got 'present'."
+         r" Fix: drop the value"),
+        ("- {name: a, price-per-hour: 1, kubernetes: {tolerations: [{operator: Equal, value: x}]}}\n",
+         r"field 'pools.a.kubernetes.tolerations\[0\].key': expected a taint key with operator Equal, got None"),
+        ("- {name: gpu, price-per-hour: 1, kubernetes: {resources: {limits: {nvidia.com/gpu: '0.5'}}}}\n",
+         r"field 'pools.gpu.kubernetes.resources.limits.nvidia.com/gpu': expected a whole number of nvidia.com/gpu, "
+         r"got '0.5'"),
+        ("- {name: gpu, price-per-hour: 1, kubernetes: {resources: {requests: {nvidia.com/gpu: '1'}, "
+         "limits: {nvidia.com/gpu: '2'}}}}\n",
+         r"field 'pools.gpu.kubernetes.resources.requests.nvidia.com/gpu': expected the request of nvidia.com/gpu to "
+         r"equal its limit '2', got '1'"),
         ("- {name: gpu, price-per-hour: cheap}\n",
          r"field 'pools\[0\]': expected numbers for price-per-hour.*Fix: write e.g."),
         ("- {name: gpu, price-per-hour: 1, kubernetes: {node-selecter: {a: b}}}\n",
@@ -308,7 +323,8 @@ def write(tmp_path, text: str) -> pathlib.Path:
         ("- {name: a, price-per-hour: 1}\n- {name: a, price-per-hour: 2}\n",
          r"field 'pools\[1\].name': expected unique pool names, got 'a' again in '.*'. Fix: rename one"),
     ],
-    ids=["not-a-list", "bad-name", "bad-price", "unknown-key", "unquoted-bool", "bad-effect", "bad-quantity",
+    ids=["not-a-list", "bad-name", "dns-1035", "memory-request-above-limit", "label-value", "label-key",
+         "exists-with-value", "equal-without-key", "fractional-gpu-limit", "gpu-request-not-limit", "bad-price", "unknown-key", "unquoted-bool", "bad-effect", "bad-quantity",
          "resources-without-limits", "fractional-gpu", "nthreads", "reserved-env", "duplicate"],
 )
 def test_bad_pools_yaml_names_field_and_fix(tmp_path, text, match):
@@ -316,9 +332,24 @@ def test_bad_pools_yaml_names_field_and_fix(tmp_path, text, match):
         load_kube_pools(write(tmp_path, text))
 
 
+def test_pool_bounds_in_the_pools_file(tmp_path):
+    (spot, gpu) = load_kube_pools(write(tmp_path, "- {name: spot, price-per-hour: 0.1, workers: 1, max: 8}\n"
+                                                  "- {name: gpu, price-per-hour: 2.5, workers: 0, max: 2}\n"))
+    assert (spot.pool.min_workers, spot.pool.max_workers, gpu.pool.workers, gpu.pool.max_workers) == (1, 8, 0, 2)
+    declared = json.loads(env_of(container(kube_manifests("c", [spot, gpu], image=IMAGE)[0]["spec"]["scheduler"]))[
+        "DASK_COLLAB__PLACEMENT__POOLS"])
+    assert [(p["name"], p["min"], p["max"]) for p in declared] == [("spot", 1, 8), ("gpu", 0, 2)]
+    with pytest.raises(DaskCollabError, match=r"field 'pools.gpu.max': expected 0 <= min <= workers <= max, got "
+                       r"min=2, workers=2, max=1"):
+        load_kube_pools(write(tmp_path, "- {name: gpu, price-per-hour: 2.5, workers: 2, max: 1}\n"))
+
+
 def test_bad_cluster_arguments():
-    with pytest.raises(DaskCollabError, match=r"field 'name': expected a lowercase DNS label .*got 'My_Cluster'"):
+    with pytest.raises(DaskCollabError, match=r"field 'name': expected the cluster name to be a DNS-1035 label .*"
+                       r"got 'My_Cluster'"):
         kube_manifests("My_Cluster", EXAMPLE_POOLS, image=IMAGE)
+    with pytest.raises(DaskCollabError, match=r"field 'namespace': expected a DNS-1123 label .*got 'ML_team'"):
+        kube_manifests("c", EXAMPLE_POOLS, image=IMAGE, namespace="ML_team")
     with pytest.raises(DaskCollabError, match=r"field 'pools.cpu-ondemand.name': expected worker group names of at "
                        r"most 63 characters, got 'c{53}-cpu-ondemand' \(66\)"):
         kube_manifests("c" * 53, EXAMPLE_POOLS, image=IMAGE)
