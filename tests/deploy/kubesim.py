@@ -552,6 +552,7 @@ class EmulatedKubernetes:
     kubelet: Kubelet
     operator: OperatorLoop
     loop: asyncio.AbstractEventLoop
+    passes: list[int]  # reconcile passes done (one counter, mutated by the loop thread)
 
     def objects(self, plural: str, namespace: str | None = NAMESPACE) -> list[dict[str, Any]]:
         """Live API objects of a resource (copies), e.g. ``objects("deployments")``."""
@@ -564,6 +565,11 @@ class EmulatedKubernetes:
             return fn()
 
         return asyncio.run_coroutine_threadsafe(run(), self.loop).result(timeout=30)
+
+    def settle(self, passes: int = 3, timeout: float = 30) -> None:
+        """Wait until the kubelet and the operator have made ``passes`` more reconcile passes."""
+        target = self.passes[0] + passes
+        self.wait_for(lambda: self.passes[0] >= target, timeout, what=f"{passes} reconcile passes")
 
     def wait_for(self, predicate: Any, timeout: float = 60, what: str = "condition") -> Any:
         """Poll ``predicate()`` until it is truthy; fail with the pods' logs after ``timeout`` seconds."""
@@ -596,6 +602,7 @@ def emulated_kubernetes(workdir: pathlib.Path, interval: float = 0.1) -> Iterato
     started = threading.Event()
     stop = threading.Event()
     box: dict[str, Any] = {}
+    passes = [0]
 
     async def main() -> None:
         async with DaskKubeAPI() as api, kmock.Server(api) as server:
@@ -620,13 +627,15 @@ def emulated_kubernetes(workdir: pathlib.Path, interval: float = 0.1) -> Iterato
                         except Exception as exc:  # noqa: BLE001 - keep the emulation alive, report in logs
                             logger.warning("%s step failed: %r", type(part).__name__, exc)
                             box["operator"].errors.append(f"{type(part).__name__}: {exc!r}")
+                    passes[0] += 1
                     await asyncio.sleep(interval)
 
     thread = threading.Thread(target=lambda: asyncio.run(main()), name="emulated-kubernetes", daemon=True)
     thread.start()
     if not started.wait(30):
         raise RuntimeError("the emulated Kubernetes API did not start")
-    kube = EmulatedKubernetes(box["api"], box["url"], box["kubeconfig"], box["kubelet"], box["operator"], box["loop"])
+    kube = EmulatedKubernetes(box["api"], box["url"], box["kubeconfig"], box["kubelet"], box["operator"], box["loop"],
+                               passes)
 
     async def get_scheduler_address(service_name: str, namespace: str, port_name: str = "tcp-comm",
                                     port_forward_cluster_ip: Any = None, local_port: Any = None,

@@ -1,0 +1,111 @@
+"""daskcollab on Kubernetes through dask-kubernetes, against an emulated API server (see ``kubesim.py``).
+
+Real: kr8s, ``KubeCluster``, the dask-kubernetes operator's handler functions, the scheduler and
+worker processes (started from the pods' container args and env), Dask. Emulated: the API server
+(kmock, with the operator's CRD schemas enforced), the kubelet, cluster DNS.
+"""
+
+from __future__ import annotations
+
+import pytest
+from distributed import Client
+
+from daskcollab.deploy import KubePoolScaler, PoolScaler, start_kube_cluster, worker_group
+from daskcollab.placement import PLUGIN_NAME, Pool, pool_resource
+
+pytestmark = pytest.mark.kubernetes
+
+IMAGE = "ghcr.io/example/daskcollab:0.1.0"
+POOLS = [
+    Pool("cpu-spot", 0.10, workers=1, min_workers=0, max_workers=2),
+    Pool("cpu-ondemand", 0.40, speed=2.0, workers=1, min_workers=0, max_workers=2),
+    Pool("gpu", 2.50, workers=1, min_workers=0, max_workers=1, resources={"GPU": 1}),
+]
+
+
+# Tasks use builtins (``bytes(n)``: n bytes) and lambdas: the worker processes here, as in a real image,
+# cannot import this test module, so functions defined in it by name would not unpickle there.
+
+
+def pools_of_workers(client: Client) -> dict[str, str]:
+    """worker name -> pool, as the scheduler sees it."""
+    return {w["name"]: next(r.removeprefix("pool-") for r in w["resources"] if r.startswith("pool-"))
+            for w in client.scheduler_info(n_workers=-1)["workers"].values()}
+
+
+def replicas(kube, cluster: str = "collab") -> dict[str, int]:
+    return {g["metadata"]["name"].removeprefix(f"{cluster}-"): g["spec"]["worker"]["replicas"]
+            for g in kube.objects("daskworkergroups") if g["spec"]["cluster"] == cluster}
+
+
+def deployments(kube, group: str) -> list[str]:
+    return [d["metadata"]["name"] for d in kube.objects("deployments")
+            if d["metadata"]["labels"].get("dask.org/workergroup-name") == group]
+
+
+@pytest.fixture(scope="module")
+def cluster(kube_module):
+    with start_kube_cluster("collab", POOLS, image=IMAGE, resource_timeout=60, quiet=True) as cluster:
+        with Client(cluster) as client:
+            kube_module.wait_for(lambda: len(client.scheduler_info()["workers"]) == 3, what="3 workers")
+            yield cluster, client
+
+
+def test_one_worker_group_per_pool_and_tasks_land_on_their_pools(kube_module, cluster):
+    kube = kube_module
+    cluster, client = cluster
+    assert replicas(kube) == {"default": 1, "cpu-ondemand": 1, "gpu": 1}  # the first pool is <name>-default
+    pod_pools = {p["metadata"]["labels"]["dask.org/workergroup-name"]: p["metadata"]["labels"]["daskcollab/pool"]
+                 for p in kube.objects("pods") if p["metadata"]["labels"].get("dask.org/component") == "worker"}
+    assert pod_pools == {"collab-default": "cpu-spot", "collab-cpu-ondemand": "cpu-ondemand", "collab-gpu": "gpu"}
+    assert sorted(pools_of_workers(client).values()) == ["cpu-ondemand", "cpu-spot", "gpu"]
+    plugins = client.run_on_scheduler(lambda dask_scheduler: sorted(dask_scheduler.plugins))
+    assert PLUGIN_NAME in plugins and "daskcollab-pool-scaling" in plugins  # the scheduler preload ran
+
+    # a tiny computation: each part pinned to one pool, a GPU task, then a reduction over the parts
+    parts = {pool.name: client.submit(bytes, 1000, resources={pool_resource(pool.name): 1}, pure=False)
+             for pool in POOLS}
+    on_gpu = client.submit(lambda: "cuda?", resources={"GPU": 1}, pure=False)
+    client.gather([*parts.values(), on_gpu])
+    names = pools_of_workers(client)
+    where = {addr: w["name"] for addr, w in client.scheduler_info(n_workers=-1)["workers"].items()}
+    holders = {pool: [names[where[a]] for a in client.who_has(fut)[fut.key]] for pool, fut in parts.items()}
+    assert holders == {pool.name: [pool.name] for pool in POOLS}
+    assert [names[where[a]] for a in client.who_has(on_gpu)[on_gpu.key]] == ["gpu"]
+    total = client.submit(lambda *xs: sum(map(len, xs)), *parts.values())
+    assert total.result(timeout=60) == 3000 and on_gpu.result() == "cuda?"
+
+
+def test_pool_scaler_scales_each_pool_by_its_name_and_keeps_data(kube_module, cluster):
+    kube = kube_module
+    cluster, client = cluster
+    scaler = KubePoolScaler(cluster, POOLS)
+    assert isinstance(scaler, PoolScaler)
+    assert worker_group(POOLS, "cpu-spot") == "default" and scaler.group("cpu-spot") == "collab-default"
+    assert [scaler.workers(p.name) for p in POOLS] == [1, 1, 1]
+
+    grown = scaler.scale("cpu-spot", 2)  # the default group, addressed by its pool's name
+    assert (grown.before, grown.after) == (1, 2)
+    kube.wait_for(lambda: sorted(pools_of_workers(client).values()) == ["cpu-ondemand", "cpu-spot", "cpu-spot", "gpu"],
+                  what="a second cpu-spot worker")
+    assert replicas(kube) == {"default": 2, "cpu-ondemand": 1, "gpu": 1}
+
+    # data only the cpu-ondemand worker holds, then that pool goes to zero
+    held = client.submit(bytes, 2**20, resources={pool_resource("cpu-ondemand"): 1}, pure=False)
+    held.result(timeout=30)
+    others = {n for n, p in pools_of_workers(client).items() if p != "cpu-ondemand"}
+    (ondemand,) = deployments(kube, "collab-cpu-ondemand")
+    shrunk = scaler.scale("cpu-ondemand", 0)
+    assert (shrunk.before, shrunk.after, shrunk.retired, shrunk.kept) == (1, 0, (ondemand,), ())
+    assert deployments(kube, "collab-cpu-ondemand") == []
+    assert replicas(kube) == {"default": 2, "cpu-ondemand": 0, "gpu": 1}
+    assert set(pools_of_workers(client)) == others  # the other pools' workers were not touched
+    assert len(held.result(timeout=30)) == 2**20  # moved off before the worker left
+    kube.settle()  # the operator has seen the replicas change: it must find nothing more to retire
+    assert set(pools_of_workers(client)) == others
+
+    assert scaler.scale("cpu-ondemand", 1).after == 1
+    assert scaler.scale("cpu-spot", 1).after == 1
+    kube.wait_for(lambda: sorted(pools_of_workers(client).values()) == ["cpu-ondemand", "cpu-spot", "gpu"],
+                  what="one worker per pool again")
+    assert replicas(kube) == {"default": 1, "cpu-ondemand": 1, "gpu": 1}
