@@ -5,7 +5,9 @@ one worker group per further pool. :class:`KubePoolScaler` scales a pool's worke
 by the *pool* name (the first pool's group is dask-kubernetes' ``<name>-default``):
 
 * up: ``KubeCluster.scale(n, worker_group=...)`` (the operator adds worker Deployments);
-* down: Deployments of the pool whose workers have not joined yet are deleted first (nothing to
+* down: dask-kubernetes' autoscaler is stopped (as ``KubeCluster.scale`` does) and the operator is
+  left to finish earlier replica changes; Deployments of the pool whose workers have not joined yet
+  are deleted first (nothing to
   lose); then the scheduler picks the rest among *that pool's* workers and retires them (data moved
   off, :class:`~daskcollab.deploy.PoolScalingPlugin`); their Deployments are deleted by name, and
   only then the group's replicas are lowered, so the operator finds nothing left to retire. Going
@@ -16,6 +18,7 @@ by the *pool* name (the first pool's group is dask-kubernetes' ``<name>-default`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Iterable, Mapping
@@ -131,13 +134,37 @@ class KubePoolScaler:
                     f"within {self.timeout} s, they are still there", "check the API server and the operator log"))
             await asyncio.sleep(0.2)
 
+    async def _settled(self, group: str) -> int:
+        """Stop dask-kubernetes' autoscaler (it would change replicas under us; ``KubeCluster.scale`` stops it
+        too) and wait until the operator has as many worker Deployments as the group has replicas."""
+        import kr8s
+        from dask_kubernetes.operator._objects import DaskAutoscaler
+
+        with contextlib.suppress(kr8s.NotFoundError):
+            autoscaler = await DaskAutoscaler.get(self.cluster.name, namespace=self.cluster.namespace)
+            await autoscaler.delete()
+        deadline = time.monotonic() + self.timeout
+        while (replicas := await self._replicas(group)) != len(await self._deployments(group)):
+            if time.monotonic() > deadline:
+                raise DaskCollabError(stage_message(
+                    "scale", "replicas", f"expected the operator to run {replicas} worker Deployment(s) of {group!r} "
+                    f"within {self.timeout} s, it runs {len(await self._deployments(group))}",
+                    "check the dask-kubernetes operator's log (quota, image pull, scheduling)"))
+            await asyncio.sleep(0.2)
+        return replicas
+
     def scale(self, pool: str, n: int) -> Scaled:
         check_scale(self._pools, pool, n)
         cluster, group = self.cluster, self._groups[pool]
         suffix = group[len(cluster.name) + 1:]
-        before = self.workers(pool)
         retired: list[str] = []
         kept: list[str] = []
+        before = self.workers(pool)
+        if n >= before:
+            cluster.scale(n, worker_group=suffix)
+            return Scaled(pool, before, n)
+        # the operator must have acted on every earlier replicas change first, or it would act on them after us
+        before = cluster.sync(self._settled, group)
         if n >= before:
             cluster.scale(n, worker_group=suffix)
             return Scaled(pool, before, n)

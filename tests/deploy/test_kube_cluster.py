@@ -109,3 +109,52 @@ def test_pool_scaler_scales_each_pool_by_its_name_and_keeps_data(kube_module, cl
     kube.wait_for(lambda: sorted(pools_of_workers(client).values()) == ["cpu-ondemand", "cpu-spot", "gpu"],
                   what="one worker per pool again")
     assert replicas(kube) == {"default": 1, "cpu-ondemand": 1, "gpu": 1}
+
+
+def test_adapt_needs_bounds_and_scales_only_the_default_group(kube_module, cluster):
+    """What dask-kubernetes' own ``adapt`` does with pools (dask-kubernetes#933): without bounds the API
+    server refuses the DaskAutoscaler (422: its CRD requires integer minimum/maximum); with bounds the
+    operator autoscales the *default* group only, even while the work waits for another pool."""
+    import kr8s
+
+    kube = kube_module
+    cluster, client = cluster
+    with pytest.raises(kr8s.ServerError, match=r"is invalid: spec.(minimum|maximum): None is not of type 'integer'") as refused:
+        cluster.adapt()
+    assert refused.value.response.status_code == 422
+
+    # 40 one-second tasks that only the GPU pool may run; the scheduler wants more workers for them
+    waiting = [client.submit(__import__("time").sleep, 1, resources={pool_resource("gpu"): 1}, pure=False)
+               for _ in range(40)]
+    kube.wait_for(lambda: client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.adaptive_target()) >= 3,
+                  what="the scheduler asking for more workers")
+    cluster.adapt(minimum=1, maximum=2)
+    kube.wait_for(lambda: replicas(kube)["default"] == 2, timeout=30, what="the autoscaler's first step")
+    assert replicas(kube) == {"default": 2, "cpu-ondemand": 1, "gpu": 1}  # the GPU pool did not grow
+    client.cancel(waiting)
+    # KubePoolScaler (like KubeCluster.scale) ends adaptivity: dask-kubernetes deletes the DaskAutoscaler
+    assert KubePoolScaler(cluster, POOLS).scale("cpu-spot", 1).after == 1
+    assert kube.objects("daskautoscalers") == []
+    kube.wait_for(lambda: sorted(pools_of_workers(client).values()) == ["cpu-ondemand", "cpu-spot", "gpu"],
+                  what="one worker per pool again")
+
+
+def test_the_operators_own_scale_down_retires_another_pools_worker(kube_module, cluster):
+    """dask-kubernetes#914 reproduced on the operator's real handler: ``KubeCluster.scale(0,
+    worker_group="cpu-ondemand")`` makes the operator ask the scheduler for *any* one worker to retire;
+    Dask picks the idle one without data: the GPU worker goes, the cpu-ondemand one keeps running.
+    (:class:`KubePoolScaler` above retires the right one.) Leaves the cluster broken: keep it last."""
+    kube = kube_module
+    cluster, client = cluster
+    held = [client.submit(bytes, 2**20, resources={pool_resource(p): 1}, pure=False) for p in ("cpu-spot", "cpu-ondemand")]
+    client.gather(held)
+    (gpu_deployment,) = deployments(kube, "collab-gpu")
+    (ondemand_deployment,) = deployments(kube, "collab-cpu-ondemand")
+
+    cluster.scale(0, worker_group="cpu-ondemand")
+    kube.wait_for(lambda: "gpu" not in pools_of_workers(client).values(), timeout=30, what="a retirement")
+    kube.settle()
+    assert sorted(pools_of_workers(client).values()) == ["cpu-ondemand", "cpu-spot"]  # wrong pool retired
+    assert deployments(kube, "collab-gpu") == [] and deployments(kube, "collab-cpu-ondemand") == [ondemand_deployment]
+    assert replicas(kube) == {"default": 1, "cpu-ondemand": 0, "gpu": 1}  # and the groups disagree with what runs
+    assert gpu_deployment not in [d["metadata"]["name"] for d in kube.objects("deployments")]
