@@ -31,8 +31,6 @@ import asyncio
 import contextlib
 import copy
 import datetime
-import functools
-import importlib.resources
 import json
 import logging
 import os
@@ -50,12 +48,12 @@ from typing import Any
 import attrs
 import kmock
 import yaml
+from crds import crd_schema
 
 logger = logging.getLogger("daskcollab.tests.kubesim")
 
 NAMESPACE = "default"
 DASK_GROUP = "kubernetes.dask.org"
-_CRDS = importlib.resources.files("dask_kubernetes") / "operator/deployment/helm/dask-kubernetes-operator/crds"
 #: plural -> (api group/version, kind, namespaced) of every resource the emulator serves.
 RESOURCES = {
     "pods": ("v1", "Pod"), "services": ("v1", "Service"), "events": ("v1", "Event"),
@@ -64,15 +62,6 @@ RESOURCES = {
     "daskclusters": (f"{DASK_GROUP}/v1", "DaskCluster"), "daskworkergroups": (f"{DASK_GROUP}/v1", "DaskWorkerGroup"),
     "daskjobs": (f"{DASK_GROUP}/v1", "DaskJob"), "daskautoscalers": (f"{DASK_GROUP}/v1", "DaskAutoscaler"),
 }
-
-
-@functools.cache
-def crd_schema(kind: str) -> dict[str, Any]:
-    """The served v1 OpenAPI schema of a dask-kubernetes CRD, as shipped (resolved) in its helm chart."""
-    crd = yaml.load((_CRDS / f"{kind.lower()}.yaml").read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    assert crd["spec"]["names"]["kind"] == kind
-    (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
-    return version["schema"]["openAPIV3Schema"]
 
 
 def _now() -> str:
