@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from distributed import Client
 
-from daskcollab.deploy import KubePoolScaler, PoolScaler, start_kube_cluster, worker_group
+from daskcollab.deploy import KubePool, KubePoolScaler, PoolScaler, start_kube_cluster, worker_group
 from daskcollab.placement import PLUGIN_NAME, Pool, pool_resource
 
 pytestmark = pytest.mark.kubernetes
@@ -18,9 +18,10 @@ pytestmark = pytest.mark.kubernetes
 IMAGE = "ghcr.io/example/daskcollab:0.1.0"
 POOLS = [
     Pool("cpu-spot", 0.10, workers=1, min_workers=0, max_workers=2),
-    Pool("cpu-ondemand", 0.40, speed=2.0, workers=1, min_workers=0, max_workers=2),
+    KubePool(Pool("cpu-ondemand", 0.40, speed=2.0, workers=1, min_workers=0, max_workers=2), nthreads=2),
     Pool("gpu", 2.50, workers=1, min_workers=0, max_workers=1, resources={"GPU": 1}),
 ]
+NAMES = ["cpu-spot", "cpu-ondemand", "gpu"]
 
 
 # Tasks use builtins (``bytes(n)``: n bytes) and lambdas: the worker processes here, as in a real image,
@@ -45,7 +46,8 @@ def deployments(kube, group: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def cluster(kube_module):
-    with start_kube_cluster("collab", POOLS, image=IMAGE, resource_timeout=60, quiet=True) as cluster:
+    with start_kube_cluster("collab", POOLS, image=IMAGE, config={"collab.placement.mode": "cheapest"},
+                            resource_timeout=60, quiet=True) as cluster:
         with Client(cluster) as client:
             kube_module.wait_for(lambda: len(client.scheduler_info()["workers"]) == 3, what="3 workers")
             yield cluster, client
@@ -59,18 +61,36 @@ def test_one_worker_group_per_pool_and_tasks_land_on_their_pools(kube_module, cl
                  for p in kube.objects("pods") if p["metadata"]["labels"].get("dask.org/component") == "worker"}
     assert pod_pools == {"collab-default": "cpu-spot", "collab-cpu-ondemand": "cpu-ondemand", "collab-gpu": "gpu"}
     assert sorted(pools_of_workers(client).values()) == ["cpu-ondemand", "cpu-spot", "gpu"]
-    plugins = client.run_on_scheduler(lambda dask_scheduler: sorted(dask_scheduler.plugins))
-    assert PLUGIN_NAME in plugins and "daskcollab-pool-scaling" in plugins  # the scheduler preload ran
+
+    def scheduler_state(dask_scheduler):  # local, so pickled by value
+        import dask.config
+
+        return {
+            "plugins": sorted(dask_scheduler.plugins),
+            "mode": dask.config.get("collab.placement.mode"),
+            "declared": [(p["name"], p["min"], p["max"]) for p in dask.config.get("collab.placement.pools")],
+            "workers": {ws.extra["daskcollab"]["pool"]: (ws.extra["daskcollab"], dict(ws.resources), ws.nthreads)
+                        for ws in dask_scheduler.workers.values()},
+        }
+
+    state = client.run_on_scheduler(scheduler_state)
+    assert PLUGIN_NAME in state["plugins"] and "daskcollab-pool-scaling" in state["plugins"]  # the preload ran
+    assert state["mode"] == "cheapest"  # start_kube_cluster(config=...) reached the scheduler
+    assert state["declared"] == [("cpu-spot", 0, 2), ("cpu-ondemand", 0, 2), ("gpu", 0, 1)]  # known before pods
+    assert state["workers"] == {
+        "cpu-spot": ({"pool": "cpu-spot", "price_per_hour": 0.1, "speed": 1.0}, {"pool-cpu-spot": 1e6}, 1),
+        "cpu-ondemand": ({"pool": "cpu-ondemand", "price_per_hour": 0.4, "speed": 2.0}, {"pool-cpu-ondemand": 1e6}, 2),
+        "gpu": ({"pool": "gpu", "price_per_hour": 2.5, "speed": 1.0}, {"GPU": 1.0, "pool-gpu": 1e6}, 1),
+    }
 
     # a tiny computation: each part pinned to one pool, a GPU task, then a reduction over the parts
-    parts = {pool.name: client.submit(bytes, 1000, resources={pool_resource(pool.name): 1}, pure=False)
-             for pool in POOLS}
+    parts = {pool: client.submit(bytes, 1000, resources={pool_resource(pool): 1}, pure=False) for pool in NAMES}
     on_gpu = client.submit(lambda: "cuda?", resources={"GPU": 1}, pure=False)
     client.gather([*parts.values(), on_gpu])
     names = pools_of_workers(client)
     where = {addr: w["name"] for addr, w in client.scheduler_info(n_workers=-1)["workers"].items()}
     holders = {pool: [names[where[a]] for a in client.who_has(fut)[fut.key]] for pool, fut in parts.items()}
-    assert holders == {pool.name: [pool.name] for pool in POOLS}
+    assert holders == {pool: [pool] for pool in NAMES}
     assert [names[where[a]] for a in client.who_has(on_gpu)[on_gpu.key]] == ["gpu"]
     total = client.submit(lambda *xs: sum(map(len, xs)), *parts.values())
     assert total.result(timeout=60) == 3000 and on_gpu.result() == "cuda?"
@@ -82,7 +102,7 @@ def test_pool_scaler_scales_each_pool_by_its_name_and_keeps_data(kube_module, cl
     scaler = KubePoolScaler(cluster, POOLS)
     assert isinstance(scaler, PoolScaler)
     assert worker_group(POOLS, "cpu-spot") == "default" and scaler.group("cpu-spot") == "collab-default"
-    assert [scaler.workers(p.name) for p in POOLS] == [1, 1, 1]
+    assert [scaler.workers(p) for p in NAMES] == [1, 1, 1]
 
     grown = scaler.scale("cpu-spot", 2)  # the default group, addressed by its pool's name
     assert (grown.before, grown.after) == (1, 2)
@@ -95,6 +115,9 @@ def test_pool_scaler_scales_each_pool_by_its_name_and_keeps_data(kube_module, cl
     held.result(timeout=30)
     others = {n for n, p in pools_of_workers(client).items() if p != "cpu-ondemand"}
     (ondemand,) = deployments(kube, "collab-cpu-ondemand")
+    # what the operator's own scale-down would retire: Dask's pick among all pools, never this one (it holds data)
+    assert client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.workers_to_close(n=1, attribute="name"))[0] \
+        in others
     shrunk = scaler.scale("cpu-ondemand", 0)
     assert (shrunk.before, shrunk.after, shrunk.retired, shrunk.kept) == (1, 0, (ondemand,), ())
     assert deployments(kube, "collab-cpu-ondemand") == []
