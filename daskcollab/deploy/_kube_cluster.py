@@ -27,7 +27,7 @@ from typing import Any
 from daskcollab._errors import DaskCollabError, stage_message
 from daskcollab.deploy._kube_manifests import _operator, kube_manifests, worker_group
 from daskcollab.deploy._kube_pools import KubePool, load_kube_pools
-from daskcollab.deploy._scaling import RETIRE_HANDLER, Scaled, check_scale
+from daskcollab.deploy._scaling import RETIRE_HANDLER, Scaled, check_pool, check_scale
 from daskcollab.placement._planning import Pool
 
 logger = logging.getLogger("daskcollab.deploy")
@@ -102,7 +102,7 @@ class KubePoolScaler:
 
     def group(self, pool: str) -> str:
         """The DaskWorkerGroup name of ``pool``."""
-        check_scale(self._pools, pool, self._pools[pool].min_workers if pool in self._pools else 0)
+        check_pool(self._pools, pool)
         return self._groups[pool]
 
     def workers(self, pool: str) -> int:

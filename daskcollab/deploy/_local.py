@@ -17,7 +17,7 @@ from typing import Any
 from distributed import Nanny, Scheduler, SpecCluster
 
 from daskcollab._errors import DaskCollabError, stage_message
-from daskcollab.deploy._scaling import RETIRE_HANDLER, PoolScalingPlugin, Scaled, check_scale
+from daskcollab.deploy._scaling import RETIRE_HANDLER, PoolScalingPlugin, Scaled, check_pool, check_scale
 from daskcollab.placement._planning import Pool
 from daskcollab.placement._plugin import PLUGIN_NAME, PlacementPlugin
 from daskcollab.placement._pools import pool_from_mapping
@@ -208,7 +208,7 @@ class LocalPoolScaler:
         return [name for name in self.cluster.worker_spec if self.cluster.pool_of_spec(name) == pool]
 
     def workers(self, pool: str) -> int:
-        check_scale(self.pools, pool, self.pools[pool].min_workers if pool in self.pools else 0)
+        check_pool(self.pools, pool)
         return len(self.names(pool))
 
     def scale(self, pool: str, n: int) -> Scaled:

@@ -71,6 +71,14 @@ class PoolScaler(Protocol):
     def scale(self, pool: str, n: int) -> Scaled: ...
 
 
+def check_pool(pools: Mapping[str, Pool], pool: str) -> Pool:
+    """The pool named ``pool``, or a clear error naming the pools there are (pure)."""
+    if pool not in pools:
+        raise DaskCollabError(stage_message("scale", "pool", f"expected one of {sorted(pools)!r}, got {pool!r}",
+                                            "scale a pool the cluster was started with"))
+    return pools[pool]
+
+
 def check_scale(pools: Mapping[str, Pool], pool: str, n: Any) -> Pool:
     """The pool to scale to ``n`` workers, or a clear error for an unknown pool or ``n`` out of bounds (pure).
 
@@ -79,10 +87,7 @@ def check_scale(pools: Mapping[str, Pool], pool: str, n: Any) -> Pool:
     >>> check_scale({"gpu": Pool("gpu", 2.5, workers=1, min_workers=0, max_workers=2)}, "gpu", 2).name
     'gpu'
     """
-    if pool not in pools:
-        raise DaskCollabError(stage_message("scale", "pool", f"expected one of {sorted(pools)!r}, got {pool!r}",
-                                            "scale a pool the cluster was started with"))
-    p = pools[pool]
+    p = check_pool(pools, pool)
     if isinstance(n, bool) or not isinstance(n, int) or not p.min_workers <= n <= p.max_workers:
         raise DaskCollabError(stage_message(
             "scale", f"pools.{pool}.workers",
