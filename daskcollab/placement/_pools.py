@@ -150,7 +150,9 @@ def pool_from_mapping(spec: Mapping[str, Any] | Pool) -> Pool:
     Examples
     --------
     >>> pool_from_mapping({"name": "gpu", "price-per-hour": 2.5, "resources": {"GPU": 1}}).resources
-    {'GPU': 1}
+    {'GPU': 1.0}
+    >>> pool_from_mapping({"name": "gpu", "workers": 0, "max": 2}).max_workers
+    2
     """
     if isinstance(spec, Pool):
         return spec
