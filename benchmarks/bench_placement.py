@@ -39,8 +39,8 @@ from daskcollab.placement import (  # noqa: E402
     Pool,
     lower_bounds,
     placement_report,
-    start_local_pools,
 )
+from daskcollab.deploy import start_local_pools  # noqa: E402
 from daskcollab.placement._emulate import emulated_graph, scale_work, task_specs, wfcommons_dag  # noqa: E402
 
 POOLS = [

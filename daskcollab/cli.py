@@ -5,7 +5,7 @@
     daskcollab run FILE.yaml [--scheduler ADDRESS] [--no-progress] [--json OUT] [--concurrency N]
     daskcollab validate FILE.yaml
     daskcollab plan FILE.yaml [--pools POOLS.yaml]
-    daskcollab kubernetes POOLS.yaml --name NAME --image IMAGE [-o OUT.yaml]   (alias: k8s)
+    daskcollab kubernetes POOLS.yaml --name NAME --image IMAGE [--job WORKFLOW.yaml] [-o OUT.yaml]   (alias: k8s)
     daskcollab data NAME PATH [--rows N] [--chunk-rows N]
     daskcollab schema
 
@@ -54,7 +54,9 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a YAML workflow and print its metrics table")
     run.add_argument("file", help="workflow YAML file")
-    run.add_argument("--scheduler", metavar="ADDRESS", help="connect to this Dask scheduler instead of starting a LocalCluster")
+    run.add_argument("--scheduler", metavar="ADDRESS",
+                     help="connect to this Dask scheduler (default: $DASK_SCHEDULER_ADDRESS, i.e. Dask config "
+                          "scheduler-address, as in a DaskJob's runner pod); without either, start a LocalCluster")
     run.add_argument("--no-progress", action="store_true", help="do not print stage lines and progress bars")
     run.add_argument("--json", metavar="OUT", help="also write the RunResult as JSON to OUT")
     run.add_argument("--concurrency", type=int, metavar="N",
@@ -94,6 +96,9 @@ def _parser() -> argparse.ArgumentParser:
     kube.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
                       help="Dask config of the scheduler and all workers, e.g. collab.placement.mode=cheapest "
                            "(repeatable)")
+    kube.add_argument("--job", metavar="WORKFLOW.yaml",
+                      help="print a DaskJob that runs `daskcollab run WORKFLOW.yaml` on the cluster instead (the "
+                           "path as it is inside the image; the local file at that path is validated first)")
     kube.add_argument("-o", "--output", metavar="OUT.yaml", help="write the manifests here instead of stdout")
     kube.set_defaults(func=_kubernetes)
 
@@ -103,6 +108,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import dask.config
     from distributed import Client
 
     from daskcollab.runtime._runner import run
@@ -110,8 +116,9 @@ def _run(args: argparse.Namespace) -> int:
 
     workflow = load_workflow(args.file)
     progress = False if args.no_progress else None
-    if args.scheduler:
-        with Client(args.scheduler) as client:
+    address = args.scheduler or dask.config.get("scheduler-address", default=None)
+    if address:
+        with Client(address) as client:
             result = run(workflow, client, progress=progress, concurrency=args.concurrency)
     else:
         result = run(workflow, progress=progress, concurrency=args.concurrency)
@@ -187,20 +194,28 @@ def _pairs(option: str, items: Sequence[str]) -> dict[str, str]:
 
 def _kubernetes(args: argparse.Namespace) -> int:
     try:
-        from daskcollab.placement import kube_manifests, load_kube_pools, manifests_yaml
+        from daskcollab.deploy import kube_job_manifests, kube_manifests, load_kube_pools, manifests_yaml
 
-        docs = kube_manifests(
-            args.name, load_kube_pools(args.pools), image=args.image, namespace=args.namespace,
-            nthreads=args.nthreads, env=_pairs("--env", args.env), config=_pairs("--config", args.config),
-        )
+        pools = load_kube_pools(args.pools)
+        options = dict(image=args.image, namespace=args.namespace, nthreads=args.nthreads,
+                       env=_pairs("--env", args.env), config=_pairs("--config", args.config))
+        if args.job:
+            from daskcollab.workflow._yaml import load_workflow
+
+            load_workflow(args.job)  # a typo fails here, not in the runner pod
+            docs = kube_job_manifests(args.name, pools, args.job, **options)
+        else:
+            docs = kube_manifests(args.name, pools, **options)
     except ImportError as exc:
         print(f"daskcollab: error: {exc}", file=sys.stderr)
         return 1
-    text = f"# daskcollab kubernetes {args.pools} --name {args.name} --image {args.image}\n" + manifests_yaml(docs)
+    command = f"daskcollab kubernetes {args.pools} --name {args.name} --image {args.image}"
+    text = f"# {command}{f' --job {args.job}' if args.job else ''}\n" + manifests_yaml(docs)
     if args.output:
         with open(args.output, "w") as f:
             f.write(text)
-        print(f"wrote DaskCluster {args.name!r} and {len(docs) - 1} DaskWorkerGroup(s) to {args.output}; "
+        what = (f"DaskJob {args.name!r}" if args.job else f"DaskCluster {args.name!r}")
+        print(f"wrote {what} and {len(docs) - 1} DaskWorkerGroup(s) to {args.output}; "
               f"apply with: kubectl apply -f {args.output}")
     else:
         print(text, end="")

@@ -27,7 +27,7 @@ def render_page(stages: Sequence[Mapping[str, Any]], placement: Mapping[str, Any
     parts.append("<h2>Placement and money</h2>")
     if placement is None:
         parts.append("<p>The placement plugin is not installed on this scheduler "
-                     "(<code>dask scheduler --preload daskcollab.placement</code>).</p>")
+                     "(<code>dask scheduler --preload daskcollab.deploy.scheduler</code>).</p>")
     else:
         parts.append(f"<p>Spent so far: <b>${placement.get('cost', 0.0):.4f}</b>"
                      + (f" of a ${placement['budget']:.4f} budget" if placement.get("budget") else "") + "</p>")

@@ -4,37 +4,22 @@ Pure policy (no Dask): :class:`Pool`, :class:`TaskSpec`, :class:`Mode`, :class:`
 :func:`plan` (task level), :func:`plan_run` (one plan per workflow run: :class:`RunSpec` ->
 :class:`RunPlan`), :func:`feasibility` (the one rule: can a request run now, later, never),
 :func:`lower_bounds`, :class:`CostModel`, :class:`Ledger`, :func:`plan_report`.
-Thin Dask glue: :class:`PlacementPlugin` (a ``SchedulerPlugin``), the worker preload
-``daskcollab.placement.worker`` and :func:`start_local_pools`.
-Kubernetes (dask-kubernetes, one worker group per pool): :func:`load_kube_pools`,
-:func:`kube_manifests` (pure), :func:`start_kube_cluster` (thin glue).
+Thin Dask glue: :class:`PlacementPlugin` (a ``SchedulerPlugin``).
+Deployment (preloads, local pools, Kubernetes, pool scaling) lives in :mod:`daskcollab.deploy`.
 
-This module is also a scheduler preload::
-
-    dask scheduler --preload daskcollab.placement [--placement-mode cheapest] [--cost-model-path F]
-
-or set ``distributed.scheduler.preload: [daskcollab.placement]`` in the Dask config.
+``daskcollab.placement`` is still accepted as a scheduler preload: an alias of
+``daskcollab.deploy.scheduler``, kept for existing deployments (``dask scheduler --preload
+daskcollab.placement``); likewise ``daskcollab.placement.worker`` for ``daskcollab.deploy.worker``.
+New deployments should name the ``daskcollab.deploy`` modules.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import click
-
-from daskcollab.placement._ledger import Decision, Ledger, RunLedger
-from daskcollab.placement._report import plan_report, summarize_plans
-from daskcollab.placement._kubernetes import (
-    KubePool,
-    kube_manifests,
-    kube_pool,
-    kube_worker_spec,
-    load_kube_pools,
-    manifests_yaml,
-    start_kube_cluster,
-)
 from daskcollab.placement._cost_model import CostModel, EstimateSource, StageEstimate
-from daskcollab.placement._local import placement_plugin, pool_worker_specs, start_local_pools
+from daskcollab.placement._feasibility import Feasibility, Verdict, can_run, feasibility, unplaceable_message
+from daskcollab.placement._ledger import Decision, Ledger, RunLedger
 from daskcollab.placement._planning import (
     Assignment,
     LowerBounds,
@@ -48,7 +33,6 @@ from daskcollab.placement._planning import (
     plan,
     unplaceable,
 )
-from daskcollab.placement._feasibility import Feasibility, Verdict, can_run, feasibility, unplaceable_message
 from daskcollab.placement._plugin import (
     PLUGIN_NAME,
     BudgetAction,
@@ -57,7 +41,6 @@ from daskcollab.placement._plugin import (
     placement_report,
     save_cost_model,
 )
-from daskcollab.placement._runplan import ALL_POOLS, RunPlan, RunSpec, StagePlan, StageSpec, plan_run, plan_with_model
 from daskcollab.placement._pools import (
     EXAMPLE_POOLS,
     POOL_LABEL_QUANTITY,
@@ -65,32 +48,21 @@ from daskcollab.placement._pools import (
     pool_resource,
     worker_metadata,
 )
+from daskcollab.placement._report import plan_report, summarize_plans
+from daskcollab.placement._runplan import ALL_POOLS, RunPlan, RunSpec, StagePlan, StageSpec, plan_run, plan_with_model
 
 __all__ = [
     "ALL_POOLS",
-    "BudgetBasis",
-    "EstimateSource",
-    "Feasibility",
-    "RunLedger",
-    "RunPlan",
-    "RunSpec",
-    "StageEstimate",
-    "StagePlan",
-    "StageSpec",
-    "Verdict",
-    "can_run",
-    "feasibility",
-    "plan_run",
-    "plan_with_model",
-    "unplaceable_message",
     "EXAMPLE_POOLS",
     "PLUGIN_NAME",
     "POOL_LABEL_QUANTITY",
     "Assignment",
     "BudgetAction",
+    "BudgetBasis",
     "CostModel",
     "Decision",
-    "KubePool",
+    "EstimateSource",
+    "Feasibility",
     "Ledger",
     "LowerBounds",
     "Mode",
@@ -98,37 +70,38 @@ __all__ = [
     "PlacementPlugin",
     "Plan",
     "Pool",
+    "RunLedger",
+    "RunPlan",
+    "RunSpec",
+    "StageEstimate",
+    "StagePlan",
+    "StageSpec",
     "TaskSpec",
+    "Verdict",
+    "can_run",
     "eligible_pools",
-    "kube_manifests",
-    "kube_pool",
-    "kube_worker_spec",
-    "load_kube_pools",
+    "feasibility",
     "lower_bounds",
-    "manifests_yaml",
-    "placement_plugin",
     "placement_report",
     "plan",
     "plan_report",
+    "plan_run",
+    "plan_with_model",
     "pool_of_label",
     "pool_resource",
-    "pool_worker_specs",
     "save_cost_model",
-    "start_kube_cluster",
-    "start_local_pools",
     "summarize_plans",
     "unplaceable",
+    "unplaceable_message",
     "worker_metadata",
 ]
 
 
-@click.command()
-@click.option("--placement-mode", type=click.Choice([m.value for m in Mode]), default=None,
-              help="Default objective (config collab.placement.mode).")
-@click.option("--cost-model-path", default=None, help="Learned cost model file (config collab.placement.cost-model-path).")
-def dask_setup(scheduler: Any, placement_mode: str | None, cost_model_path: str | None) -> None:
-    """Scheduler preload entry point: install :class:`PlacementPlugin` and the dashboard page."""
-    from daskcollab.dashboard import install_dashboard
+def __getattr__(name: str) -> Any:
+    # The scheduler-preload alias: distributed looks up ``dask_setup`` on the module named by
+    # ``--preload``. Imported on first use only, so importing placement never imports deploy.
+    if name == "dask_setup":
+        from daskcollab.deploy.scheduler import dask_setup
 
-    scheduler.add_plugin(PlacementPlugin(mode=placement_mode, cost_model_path=cost_model_path))
-    install_dashboard(scheduler)
+        return dask_setup
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -129,7 +129,7 @@ def unplaceable_message(
         "pool" if pool is not None and pool_resource(pool) in missing else "resources",
         f"{problem}; pools available: {describe_pools(pools)}",
         "request resources a pool advertises, start workers with them "
-        "(dask worker --resources ... --preload daskcollab.placement.worker --pool NAME --price P), "
+        "(dask worker --resources ... --preload daskcollab.deploy.worker --pool NAME --price P), "
         "or declare the pool in collab.placement.pools",
     )
 

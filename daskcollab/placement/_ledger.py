@@ -232,8 +232,8 @@ class Ledger:
         if len(self.ran_on) < self.max_tasks:
             self.ran_on[key] = (worker or "", pool)
         record = self.runs.get(run) if run is not None else None
-        if record is None or stage is None:
-            return
+        if record is None or stage is None or record.finished is not None:
+            return  # a run's ledger closes when the run ends (a key it shared may run again later)
         s = record.stage(stage)
         totals = s.by_pool.get(pool or UNANNOTATED)
         if totals is None:

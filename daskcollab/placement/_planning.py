@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from daskcollab._errors import UnplaceableError, WorkflowError
+from daskcollab._errors import UnplaceableError, WorkflowError, stage_message
 
 _EPS = 1e-9
 _BIG = 1 << 62
@@ -53,13 +53,41 @@ DEFAULT_TRADEOFF = 0.5
 
 @dataclass(frozen=True)
 class Pool:
-    """A set of identical workers: ``price_per_hour`` per worker, relative ``speed``."""
+    """A set of identical workers: ``price_per_hour`` per worker, relative ``speed``.
+
+    ``workers`` is the pool's size now (or at start); an elastic pool may be scaled between
+    ``min_workers`` and ``max_workers`` (``min`` / ``max`` in a pools file). Both default to
+    ``workers``: a pool that declares no bounds stays the size it is.
+
+    >>> Pool("gpu", 2.5, workers=0, max_workers=2).min_workers
+    0
+    """
 
     name: str
     price_per_hour: float
     speed: float = 1.0
     workers: int = 1
     resources: Mapping[str, float] = field(default_factory=dict)
+    min_workers: int | None = None
+    max_workers: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.min_workers is None:
+            object.__setattr__(self, "min_workers", self.workers)
+        if self.max_workers is None:
+            object.__setattr__(self, "max_workers", self.workers)
+        for key, value in (("workers", self.workers), ("min", self.min_workers), ("max", self.max_workers)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise WorkflowError(stage_message(
+                    "placement", f"pools.{self.name}.{key}", f"expected a whole number of workers >= 0, got {value!r}",
+                    "write e.g. {workers: 1, min: 0, max: 4}"))
+        if not self.min_workers <= self.workers <= self.max_workers:
+            field_ = "min" if self.min_workers > self.workers else "max"
+            raise WorkflowError(stage_message(
+                "placement", f"pools.{self.name}.{field_}",
+                f"expected 0 <= min <= workers <= max, got min={self.min_workers!r}, workers={self.workers!r}, "
+                f"max={self.max_workers!r}",
+                f"lower min to {self.workers}" if field_ == "min" else f"raise max to {self.workers}"))
 
 
 @dataclass(frozen=True)

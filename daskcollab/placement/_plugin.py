@@ -469,6 +469,14 @@ class PlacementPlugin(SchedulerPlugin):
         # the latest submission owns a key: a key an earlier run created (deterministic keys are
         # shared) keeps that run's annotations on its TaskState, but is accounted to this run
         self.submitted_.update(collab)
+        first = next(iter(collab.values()))
+        if isinstance(first, Mapping) and first.get("run") is not None and len(tasks) > len(collab):
+            # keys of this call that already existed get no annotation from Dask; they belong to this
+            # call's stage of this run (a call comes from one stage's context) if they run again
+            if all(a.get("run") == first["run"] and a.get("stage") == first.get("stage") for a in collab.values()):
+                for key in tasks:
+                    if key not in collab:
+                        self.submitted_[key] = first
         # The views and plans are acyclic garbage freed by reference counting; a full cyclic
         # collection of the scheduler's heap (~0.5 s at 50k tasks) triggered by them is deferred.
         collecting = gc.isenabled()
@@ -838,7 +846,7 @@ def _scheduler_snapshot(dask_scheduler: Any, run: str | None = None) -> dict[str
         raise DaskCollabError(stage_message(
             "placement", None,
             f"expected the {PLUGIN_NAME!r} scheduler plugin, got plugins {sorted(dask_scheduler.plugins)!r}",
-            "start the scheduler with --preload daskcollab.placement or call client.register_plugin(PlacementPlugin())",
+            "start the scheduler with --preload daskcollab.deploy.scheduler or call client.register_plugin(PlacementPlugin())",
         ))
     return plugin.snapshot(run)
 

@@ -145,10 +145,14 @@ def pools_from_workers(workers: Iterable[WorkerInfo]) -> dict[str, Pool]:
 def pool_from_mapping(spec: Mapping[str, Any] | Pool) -> Pool:
     """Build a :class:`Pool` from a config mapping (``price-per-hour`` or ``price_per_hour`` keys).
 
+    ``min`` / ``max`` bound an elastic pool's size (default: ``workers``, a pool that stays its size).
+
     Examples
     --------
     >>> pool_from_mapping({"name": "gpu", "price-per-hour": 2.5, "resources": {"GPU": 1}}).resources
-    {'GPU': 1}
+    {'GPU': 1.0}
+    >>> pool_from_mapping({"name": "gpu", "workers": 0, "max": 2}).max_workers
+    2
     """
     if isinstance(spec, Pool):
         return spec
@@ -158,16 +162,28 @@ def pool_from_mapping(spec: Mapping[str, Any] | Pool) -> Pool:
                 "placement",
                 "pools",
                 f"expected a mapping with at least 'name' and 'price-per-hour', got {spec!r}",
-                "write pools as [{name: cpu-spot, price-per-hour: 0.1, speed: 1.0, workers: 2}]",
+                "write pools as [{name: cpu-spot, price-per-hour: 0.1, speed: 1.0, workers: 2, min: 0, max: 4}]",
             )
         )
     norm = {str(k).replace("-", "_"): v for k, v in spec.items()}
+    name = str(norm["name"])
+    bounds = {}
+    for key in ("workers", "min", "max"):
+        value = norm.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise DaskCollabError(
+                stage_message("placement", f"pools.{name}.{key}", f"expected a whole number of workers >= 0, got "
+                              f"{value!r}", "write e.g. {workers: 1, min: 0, max: 4}")
+            )
+        bounds[key] = value
     return Pool(
-        name=str(norm["name"]),
+        name=name,
         price_per_hour=float(norm.get("price_per_hour", 0.0)),
         speed=float(norm.get("speed", 1.0)),
-        workers=int(norm.get("workers", 1)),
+        workers=1 if bounds["workers"] is None else bounds["workers"],
         resources={str(k): float(v) for k, v in (norm.get("resources") or {}).items()},
+        min_workers=bounds["min"],
+        max_workers=bounds["max"],
     )
 
 

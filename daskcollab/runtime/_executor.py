@@ -72,7 +72,8 @@ class StageRun:
         return (self.finished or time.perf_counter()) - self.started
 
 
-Listener = Callable[[StageRun], None]
+#: Called with a stage and its new state, before the state is set (so a listener is never late).
+Listener = Callable[[StageRun, "StageState"], None]
 
 
 def execute(
@@ -93,11 +94,13 @@ def execute(
     limit = max(1, int(concurrency)) if concurrency else len(runs) or 1
 
     def changed(run: StageRun, state: StageState) -> None:
+        # report first, then let the main thread see the state: when it sees every stage done, every
+        # listener (e.g. the scheduler's stage states) has heard of it
+        if on_change is not None:
+            on_change(run, state)
         with cond:
             run.state = state
             cond.notify_all()
-        if on_change is not None:
-            on_change(run)
 
     def body(run: StageRun) -> None:
         step = run.step
@@ -148,15 +151,15 @@ def execute(
                         if startable(run):
                             run.state = StageState.RUNNING
                             run.started = time.perf_counter()
-                            run.thread = threading.Thread(target=body, args=(run,), daemon=True,
-                                                          name=f"daskcollab-stage-{run.name}")
-                            run.thread.start()
                             if on_change is not None:
                                 cond.release()
                                 try:
-                                    on_change(run)
+                                    on_change(run, StageState.RUNNING)
                                 finally:
                                     cond.acquire()
+                            run.thread = threading.Thread(target=body, args=(run,), daemon=True,
+                                                          name=f"daskcollab-stage-{run.name}")
+                            run.thread.start()
                 cond.wait(timeout=0.25)
     except BaseException:
         _cancel(client, runs)

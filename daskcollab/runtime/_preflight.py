@@ -61,8 +61,8 @@ def preflight(client: Client, compiled: CompiledWorkflow) -> Preflight:
             raise UnplaceableError(stage_message(
                 stage.name, "pool", f"names pool {stage.pool!r}, but the scheduler runs no placement plugin, so no "
                                     "worker belongs to a pool",
-                "start the scheduler with --preload daskcollab.placement (or the cluster with "
-                "daskcollab.placement.start_local_pools), or remove pool= from the stage",
+                "start the scheduler with --preload daskcollab.deploy.scheduler (or the cluster with "
+                "daskcollab.deploy.start_local_pools), or remove pool= from the stage",
             ))
         if not live and not declared:
             continue  # no worker yet: nothing to decide (Dask waits for workers)
@@ -76,8 +76,8 @@ def preflight(client: Client, compiled: CompiledWorkflow) -> Preflight:
     if (wf.budget is not None or wf.deadline is not None) and not result.placement:
         result.warnings.append(
             f"workflow {wf.name!r}: budget/deadline not enforced: the scheduler runs no placement plugin, so no "
-            "worker has a price. Fix: run on pools (daskcollab.placement.start_local_pools or "
-            "dask scheduler --preload daskcollab.placement)"
+            "worker has a price. Fix: run on pools (daskcollab.deploy.start_local_pools or "
+            "dask scheduler --preload daskcollab.deploy.scheduler)"
         )
         logger.warning("%s", result.warnings[-1])
     return result

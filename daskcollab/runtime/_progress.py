@@ -31,14 +31,14 @@ class Progress:
         self._thread: threading.Thread | None = None
         self._width = 0
 
-    def __call__(self, run: StageRun) -> None:
-        """A stage changed state."""
+    def __call__(self, run: StageRun, state: StageState) -> None:
+        """A stage changes to ``state``."""
         self.runs[run.name] = run
-        if run.state is StageState.RUNNING:
+        if state is StageState.RUNNING:
             logger.info("stage %s (%s) started", run.name, run.step.stage.kind.value)
-        elif run.state is StageState.DONE:
+        elif state is StageState.DONE:
             logger.info("stage %s done in %.1f s", run.name, run.seconds or 0.0)
-        elif run.state is StageState.FAILED:
+        elif state is StageState.FAILED:
             logger.info("stage %s failed after %.1f s: %s", run.name, run.seconds or 0.0,
                         type(run.error).__name__)
 

@@ -88,7 +88,7 @@ def run(
         try:
             with display:
                 runs = execute(compiled, c, run_id=run_id, concurrency=limit, show_progress=show,
-                               on_change=lambda r: (display(r), remote.stage_event(r)))
+                               on_change=lambda r, state: (display(r, state), remote.stage_event(r, state)))
             status = "done"
         except BaseException as exc:
             remote.cancel(f"run {run_id} was cancelled after an error: {type(exc).__name__}: {exc}"[:2000])
@@ -121,8 +121,8 @@ class _Remote:
             raise cls(answer["error"])
         return answer
 
-    def stage_event(self, run: StageRun) -> None:
-        state = self.STATES.get(run.state)
+    def stage_event(self, run: StageRun, new: StageState) -> None:
+        state = self.STATES.get(new)
         if self.enabled and state is not None:
             try:
                 self.client.run_on_scheduler(_remote.stage_event, self.run_id, run.name, state)

@@ -18,8 +18,8 @@ from daskcollab.placement import (
     placement_report,
     pool_resource,
     save_cost_model,
-    start_local_pools,
 )
+from daskcollab.deploy import start_local_pools
 
 POOLS = [
     Pool("spot", price_per_hour=0.10, speed=1.0, workers=2),

@@ -1,9 +1,8 @@
-"""Pool metadata, the worker preload and the local heterogeneous cluster (real processes)."""
+"""Pool metadata, pool bounds and plan reports (pure)."""
 
 from __future__ import annotations
 
 import pytest
-from distributed import Client
 
 from daskcollab._errors import DaskCollabError
 from daskcollab.placement import (
@@ -14,8 +13,6 @@ from daskcollab.placement import (
     plan_report,
     pool_of_label,
     pool_resource,
-    pool_worker_specs,
-    start_local_pools,
     worker_metadata,
 )
 from daskcollab.placement._pools import (
@@ -71,17 +68,25 @@ def test_pool_from_mapping_and_errors():
     assert (pool.price_per_hour, pool.workers, dict(pool.resources)) == (2.5, 2, {"GPU": 1.0})
     with pytest.raises(DaskCollabError, match=r"expected a mapping with at least 'name'.*got \{'price': 1\}"):
         pool_from_mapping({"price": 1})
-    with pytest.raises(DaskCollabError, match=r"pool 'x' to have >= 1 worker, got 0"):
-        pool_worker_specs([Pool("x", 0.1, workers=0)])
+    with pytest.raises(DaskCollabError, match=r"field 'pools.gpu.max': expected a whole number of workers >= 0, got "
+                       r"-1"):
+        pool_from_mapping({"name": "gpu", "max": -1})
 
 
-def test_worker_specs_carry_preload_env_and_resources():
-    specs = pool_worker_specs(EXAMPLE_POOLS)
-    assert sorted(specs) == ["cpu-ondemand-0", "cpu-spot-0", "cpu-spot-1", "gpu-0"]
-    gpu = specs["gpu-0"]["options"]
-    assert gpu["preload"] == ["daskcollab.placement.worker"]
-    assert gpu["env"] == {"DASKCOLLAB_POOL": "gpu", "DASKCOLLAB_PRICE": "2.5", "DASKCOLLAB_SPEED": "1.0"}
-    assert gpu["resources"] == {"GPU": 1}
+def test_pool_bounds_default_to_its_size_and_are_checked():
+    assert (Pool("a", 0.1, workers=2).min_workers, Pool("a", 0.1, workers=2).max_workers) == (2, 2)
+    elastic = pool_from_mapping({"name": "gpu", "price-per-hour": 2.5, "workers": 0, "max": 3})
+    assert (elastic.workers, elastic.min_workers, elastic.max_workers) == (0, 0, 3)
+    assert pool_from_mapping({"name": "s", "workers": 2, "min": 1, "max": 8}).min_workers == 1
+    with pytest.raises(DaskCollabError, match=r"^stage 'placement', field 'pools.gpu.max': expected 0 <= min <= "
+                       r"workers <= max, got min=2, workers=2, max=1. Fix: raise max to 2"):
+        Pool("gpu", 2.5, workers=2, max_workers=1)
+    with pytest.raises(DaskCollabError, match=r"field 'pools.gpu.min': expected 0 <= min <= workers <= max, got "
+                       r"min=3, workers=1, max=4. Fix: lower min to 1"):
+        pool_from_mapping({"name": "gpu", "workers": 1, "min": 3, "max": 4})
+    with pytest.raises(DaskCollabError, match=r"field 'pools.gpu.min': expected a whole number of workers >= 0, "
+                       r"got 0.5"):
+        pool_from_mapping({"name": "gpu", "min": 0.5})
 
 
 def test_plan_report_lists_every_mode_and_pool():
@@ -92,30 +97,3 @@ def test_plan_report_lists_every_mode_and_pool():
     assert [line.split()[0] for line in lines[1:4]] == [m.value for m in Mode]
     assert "MISS" in lines[1]  # a budget of ~0 cannot be met
     assert "lower bounds" in lines[-1]
-
-
-def test_local_pools_advertise_metadata_and_survive_restart():
-    pools = [Pool("spot", 0.1, 1.0, workers=1), Pool("gpu", 2.5, 1.0, workers=1, resources={"GPU": 1})]
-    with start_local_pools(pools, plugin=False) as cluster, Client(cluster) as client:
-        client.wait_for_workers(2, timeout=30)
-
-        def describe(dask_scheduler):
-            return {
-                ws.name: (ws.extra.get("daskcollab"), dict(ws.resources)) for ws in dask_scheduler.workers.values()
-            }
-
-        before = client.run_on_scheduler(describe)
-        assert before["gpu-0"][0] == {"pool": "gpu", "price_per_hour": 2.5, "speed": 1.0}
-        assert before["gpu-0"][1] == {"GPU": 1, "pool-gpu": POOL_LABEL_QUANTITY}
-        assert before["spot-0"][1] == {"pool-spot": POOL_LABEL_QUANTITY}
-        old = {ws["name"]: addr for addr, ws in client.scheduler_info()["workers"].items()}
-        client.restart_workers([old["gpu-0"]])
-        client.wait_for_workers(2, timeout=30)
-        after = client.run_on_scheduler(describe)
-        new = {ws["name"]: addr for addr, ws in client.scheduler_info()["workers"].items()}
-        assert new["gpu-0"] != old["gpu-0"]  # a new address ...
-        assert after["gpu-0"] == before["gpu-0"]  # ... same pool label and metadata
-        # a task restricted by the pool label runs on the restarted worker
-        fut = client.submit(lambda: 1, resources={pool_resource("gpu"): 1}, pure=False)
-        assert fut.result(timeout=10) == 1
-        assert client.who_has(fut)[fut.key] == (new["gpu-0"],)

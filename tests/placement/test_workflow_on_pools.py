@@ -6,7 +6,8 @@ import pytest
 from distributed import Client
 
 import daskcollab as dc
-from daskcollab.placement import PLUGIN_NAME, Pool, placement_report, start_local_pools
+from daskcollab.deploy import start_local_pools
+from daskcollab.placement import PLUGIN_NAME, Pool, placement_report
 
 
 @pytest.mark.slow

@@ -1,27 +1,20 @@
-"""Kubernetes deployment through dask-kubernetes: one worker group per placement pool.
+"""Pools for Kubernetes: a placement :class:`Pool` plus where and how its pods run, read from a pools file.
 
-Pure manifest builders (no API server needed) and a thin :func:`start_kube_cluster` glue.
+Everything a Kubernetes API server or kubelet would reject later (or the operator would retry forever
+in its log) is checked here, before any custom resource is created, with an error naming the pool
+and the field: names that are not DNS-1035 labels, label keys and values Kubernetes refuses,
+tolerations with ``operator: Exists`` and a ``value``, container ``requests`` above ``limits``,
+fractional GPUs, malformed quantities. Pure: no Kubernetes client needed.
 
-* The ``DaskCluster`` runs ``dask scheduler --preload daskcollab.placement`` (the placement
-  plugin and the dashboard page); the **first** pool is its default worker group.
-* Every further pool becomes one ``DaskWorkerGroup``. Its workers run
-  ``dask worker --preload daskcollab.placement.worker`` with ``DASKCOLLAB_POOL``,
-  ``DASKCOLLAB_PRICE`` and ``DASKCOLLAB_SPEED`` in their environment, ``--nthreads`` and the
-  pool's abstract resources (``--resources GPU=1``); pods land on the pool's nodes through a
-  node selector and tolerations; a ``GPU`` resource adds an ``nvidia.com/gpu`` container limit.
-* The scheduler gets the pools as ``collab.placement.pools`` (environment
-  ``DASK_COLLAB__PLACEMENT__POOLS``), so the plugin knows a pool before its pods are up.
-
-The manifests are built with dask-kubernetes' own ``make_cluster_spec`` / ``make_worker_spec``;
-their ``dask-scheduler`` / ``dask-worker`` commands (removed in distributed 2026.6) are rewritten
-to ``dask scheduler`` / ``dask worker``.
-
-Pools come from the same YAML list ``daskcollab plan --pools`` reads, each with an optional
-``kubernetes:`` block (keys in :data:`KUBERNETES_KEYS`)::
+The pools file is the YAML list ``daskcollab plan --pools`` reads, each pool with optional ``min`` /
+``max`` (elastic bounds, default ``workers``) and an optional ``kubernetes:`` block (keys in
+:data:`KUBERNETES_KEYS`)::
 
     - name: cpu-spot
       price-per-hour: 0.10
-      workers: 4
+      workers: 2
+      min: 0
+      max: 8
       kubernetes:
         node-pool: spot-pool
         tolerations: [{key: cloud.google.com/gke-spot, operator: Equal, value: "true", effect: NoSchedule}]
@@ -30,7 +23,6 @@ Pools come from the same YAML list ``daskcollab plan --pools`` reads, each with 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -38,32 +30,31 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from daskcollab._errors import DaskCollabError, stage_message
-from daskcollab.placement._local import WORKER_PRELOAD
 from daskcollab.placement._planning import Pool
 from daskcollab.placement._pools import pool_from_mapping
 
-#: Scheduler preload that installs the placement plugin and the dashboard page.
-SCHEDULER_PRELOAD = "daskcollab.placement"
-WORKER_COMMAND = ("dask", "worker")
-SCHEDULER_COMMAND = ("dask", "scheduler")
 #: Container resource asked for when a pool has the abstract resource ``GPU``.
 GPU_RESOURCE = "nvidia.com/gpu"
 #: Node label ``node-pool:`` selects on unless ``node-pool-label:`` names another
 #: (EKS: ``eks.amazonaws.com/nodegroup``, AKS: ``agentpool``).
 DEFAULT_NODE_POOL_LABEL = "cloud.google.com/gke-nodepool"
-#: Pod label carrying the pool name on every worker pod.
-POOL_POD_LABEL = "daskcollab/pool"
 #: Keys of a pool's ``kubernetes:`` block (``-`` or ``_`` spelling).
 KUBERNETES_KEYS = ("node-pool", "node-pool-label", "node-selector", "tolerations", "resources", "nthreads", "image",
                    "env", "labels")
-_ENV_RESERVED = ("DASKCOLLAB_POOL", "DASKCOLLAB_PRICE", "DASKCOLLAB_SPEED")
+ENV_RESERVED = ("DASKCOLLAB_POOL", "DASKCOLLAB_PRICE", "DASKCOLLAB_SPEED")
 _STAGE = "kubernetes"
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+#: RFC 1035 label (Service names, and so pool and cluster names): lowercase, starts with a letter.
+DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+#: RFC 1123 label (namespaces): lowercase alphanumerics and '-'.
+DNS_1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 _QUANTITY = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+|[numkMGTPE]|[KMGTPE]i)?$")
+_SUFFIX = {"": 1.0, "n": 1e-9, "u": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18,
+           **{f"{s}i": 2.0 ** (10 * (i + 1)) for i, s in enumerate("KMGTPE")}}
 _TOLERATION_KEYS = {"key": str, "operator": str, "value": str, "effect": str, "tolerationSeconds": int}
 _TOLERATION_OPERATORS = ("Equal", "Exists")
 _TOLERATION_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
-_INSTALL = "pip install 'daskcollab[kubernetes]' (or pip install dask-kubernetes==2026.3.0)"
 
 
 def _error(field_: str, problem: str, fix: str) -> DaskCollabError:
@@ -88,6 +79,55 @@ def _string_map(value: Any, where: str, example: str) -> dict[str, str]:
         )
         for k, v in value.items()
     }
+
+
+def parse_quantity(text: str) -> float:
+    """A Kubernetes quantity as a number (``"500m"`` -> 0.5, ``"4Gi"`` -> 4294967296.0).
+
+    Examples
+    --------
+    >>> parse_quantity("500m"), parse_quantity("4Gi"), parse_quantity("1e3")
+    (0.5, 4294967296.0, 1000.0)
+    """
+    match = _QUANTITY.match(text)
+    if not match:
+        raise ValueError(f"not a Kubernetes quantity: {text!r}")
+    suffix = match.group(2) or ""
+    if suffix[:1] in "eE" and suffix:
+        return float(text)
+    return float(text[: len(text) - len(suffix)]) * _SUFFIX[suffix]
+
+
+def check_dns_1035(name: Any, where: str, what: str, fix: str, limit: int = 63) -> str:
+    """``name`` if it is an RFC 1035 label of at most ``limit`` characters, else a clear error."""
+    if not isinstance(name, str) or len(name) > limit or not DNS_1035.match(name):
+        raise _error(where, f"expected {what} to be a DNS-1035 label (lowercase a-z, 0-9 and '-', starting with a "
+                     f"letter, at most {limit} characters), got {name!r}", fix)
+    return name
+
+
+def check_namespace(namespace: Any) -> str | None:
+    """A namespace name (RFC 1123 label) or None."""
+    if namespace is not None and (not isinstance(namespace, str) or len(namespace) > 63
+                                  or not DNS_1123.match(namespace)):
+        raise _error("namespace", f"expected a DNS-1123 label (lowercase a-z, 0-9 and '-', at most 63 characters), "
+                     f"got {namespace!r}", "name an existing namespace, e.g. ml")
+    return namespace
+
+
+def _labels(value: Any, where: str, example: str) -> dict[str, str]:
+    """Label keys (``[prefix/]name``) and values as Kubernetes accepts them (selector keys are label keys)."""
+    labels = _string_map(value, where, example)
+    for key, val in labels.items():
+        prefix, _, name = key.rpartition("/")
+        if (not name or len(name) > 63 or not _LABEL_NAME.match(name)
+                or (prefix and (len(prefix) > 253 or not _SUBDOMAIN.match(prefix)))):
+            raise _error(f"{where}.{key}", f"expected a label key ([DNS-subdomain/]name, name at most 63 of "
+                         f"A-Z a-z 0-9 - _ .), got {key!r}", "rename the key, e.g. cloud.google.com/gke-nodepool")
+        if len(val) > 63 or (val and not _LABEL_NAME.match(val)):
+            raise _error(f"{where}.{key}", f"expected a label value (at most 63 of A-Z a-z 0-9 - _ ., starting and "
+                         f"ending alphanumeric), got {val!r}", "shorten or rename the value, e.g. gpu-pool")
+    return labels
 
 
 def _tolerations(value: Any, where: str) -> tuple[dict[str, Any], ...]:
@@ -120,6 +160,12 @@ def _tolerations(value: Any, where: str) -> tuple[dict[str, Any], ...]:
         if clean.get("operator", "Equal") not in _TOLERATION_OPERATORS:
             raise _error(f"{at}.operator", f"expected one of {list(_TOLERATION_OPERATORS)}, got {clean['operator']!r}",
                          "use Equal (with a value) or Exists")
+        if clean.get("operator") == "Exists" and clean.get("value"):
+            raise _error(f"{at}.value", f"expected no value with operator Exists, got {clean['value']!r}",
+                         "drop the value (Exists matches any value of the taint), or use operator: Equal")
+        if not clean.get("key") and clean.get("operator", "Equal") != "Exists":
+            raise _error(f"{at}.key", f"expected a taint key with operator {clean.get('operator', 'Equal')}, got "
+                         f"{clean.get('key')!r}", "add the taint's key, or use operator: Exists to tolerate every taint")
         if clean.get("effect", "NoSchedule") not in _TOLERATION_EFFECTS:
             raise _error(f"{at}.effect", f"expected one of {list(_TOLERATION_EFFECTS)}, got {clean['effect']!r}",
                          "use the effect of the node taint, usually NoSchedule")
@@ -144,6 +190,19 @@ def _container_resources(value: Any, where: str) -> dict[str, dict[str, str]]:
                 raise _error(f"{where}.{part}.{name}", f"expected a Kubernetes quantity, got {quantity!r}",
                              "write e.g. cpu: \"500m\", memory: 4Gi, nvidia.com/gpu: \"1\"")
         out[part] = quantities
+    requests, limits = out.get("requests", {}), out.get("limits", {})
+    for name in {**requests, **limits}:
+        if "/" in name:
+            for part, values in (("requests", requests), ("limits", limits)):
+                if name in values and parse_quantity(values[name]) != int(parse_quantity(values[name])):
+                    raise _error(f"{where}.{part}.{name}", f"expected a whole number of {name}, got {values[name]!r}",
+                                 f"Kubernetes hands out whole devices: write {name}: \"1\"")
+            if name in requests and name in limits and parse_quantity(requests[name]) != parse_quantity(limits[name]):
+                raise _error(f"{where}.requests.{name}", f"expected the request of {name} to equal its limit "
+                             f"{limits[name]!r}, got {requests[name]!r}", "give the same number in both, or only a limit")
+        elif name in requests and name in limits and parse_quantity(requests[name]) > parse_quantity(limits[name]):
+            raise _error(f"{where}.requests.{name}", f"expected a request at most the limit {limits[name]!r}, got "
+                         f"{requests[name]!r}", f"lower the request or raise the limit, e.g. {name}: {limits[name]} in both")
     return out
 
 
@@ -154,8 +213,9 @@ class KubePool:
     Parameters
     ----------
     pool : Pool
-        Name (also the worker group's suffix, so a DNS label), price, speed, ``workers``
-        (the group's replicas) and abstract resources (``GPU`` adds an ``nvidia.com/gpu`` limit).
+        Name (also the worker group's suffix, so a DNS-1035 label), price, speed, ``workers``
+        (the group's replicas), ``min_workers`` / ``max_workers`` and abstract resources
+        (``GPU`` adds an ``nvidia.com/gpu`` limit).
     node_selector : mapping of str to str
         Node labels the pods require, e.g. ``{"cloud.google.com/gke-nodepool": "gpu-pool"}``.
     tolerations : sequence of mapping
@@ -190,9 +250,8 @@ class KubePool:
         if not isinstance(pool, Pool):
             raise _error("pool", f"expected a Pool, got {pool!r}", "pass KubePool(Pool('cpu-spot', 0.1), ...)")
         where = f"pools.{pool.name}"
-        if not isinstance(pool.name, str) or not _DNS_LABEL.match(pool.name):
-            raise _error(f"{where}.name", f"expected a lowercase DNS label (a-z, 0-9, '-'), got {pool.name!r}",
-                         "rename the pool, e.g. cpu-spot; it names the DaskWorkerGroup")
+        check_dns_1035(pool.name, f"{where}.name", "the pool name",
+                       "rename the pool, e.g. cpu-spot; it names the DaskWorkerGroup and labels its pods")
         if pool.price_per_hour < 0 or pool.speed <= 0:
             raise _error(where, f"expected price-per-hour >= 0 and speed > 0, got {pool.price_per_hour!r} and "
                          f"{pool.speed!r}", "write e.g. price-per-hour: 0.10, speed: 1.0")
@@ -208,12 +267,12 @@ class KubePool:
                              "Kubernetes hands out whole GPUs: write GPU: 1")
         k8s = f"{where}.kubernetes"
         set_ = object.__setattr__
-        set_(self, "node_selector", _string_map(self.node_selector, f"{k8s}.node-selector", "{disktype: ssd}"))
+        set_(self, "node_selector", _labels(self.node_selector, f"{k8s}.node-selector", "{disktype: ssd}"))
         set_(self, "tolerations", _tolerations(self.tolerations, f"{k8s}.tolerations"))
         set_(self, "resources", _container_resources(self.resources, f"{k8s}.resources"))
         set_(self, "env", _string_map(self.env, f"{k8s}.env", "{OMP_NUM_THREADS: \"1\"}"))
-        set_(self, "labels", _string_map(self.labels, f"{k8s}.labels", "{team: ml}"))
-        reserved = sorted(set(self.env) & set(_ENV_RESERVED))
+        set_(self, "labels", _labels(self.labels, f"{k8s}.labels", "{team: ml}"))
+        reserved = sorted(set(self.env) & set(ENV_RESERVED))
         if reserved:
             raise _error(f"{k8s}.env", f"expected no daskcollab pool variables, got {reserved!r}",
                          "set the pool's name, price-per-hour and speed instead; they become these variables")
@@ -262,6 +321,8 @@ def kube_pool(spec: KubePool | Pool | Mapping[str, Any], index: int | None = Non
     base = {k: v for k, v in spec.items() if k != "kubernetes"}
     try:
         pool = pool_from_mapping(base)
+    except DaskCollabError:
+        raise  # names the pool and the field already (workers, min, max)
     except (TypeError, ValueError) as exc:
         raise _error(where, f"expected numbers for price-per-hour, speed, workers and resources, got {dict(base)!r} "
                      f"({exc})", "write e.g. {name: gpu, price-per-hour: 2.5, speed: 1.0, workers: 1, "
@@ -275,7 +336,7 @@ def kube_pool(spec: KubePool | Pool | Mapping[str, Any], index: int | None = Non
     if unknown:
         raise _error(k8s, f"expected keys from {list(KUBERNETES_KEYS)}, got {unknown!r}",
                      "remove or rename them (see workflows/pools/kubernetes.yaml)")
-    selector = _string_map(options.get("node-selector"), f"{k8s}.node-selector", "{disktype: ssd}")
+    selector = _labels(options.get("node-selector"), f"{k8s}.node-selector", "{disktype: ssd}")
     if options.get("node-pool") is not None:
         label = _string(options.get("node-pool-label", DEFAULT_NODE_POOL_LABEL), f"{k8s}.node-pool-label",
                         "write e.g. node-pool-label: eks.amazonaws.com/nodegroup")
@@ -324,228 +385,3 @@ def load_kube_pools(source: str | os.PathLike[str] | Iterable[Any]) -> list[Kube
     return pools
 
 
-def _operator() -> Any:
-    try:
-        import dask_kubernetes.operator as operator
-    except ImportError as exc:
-        raise ImportError(f"Kubernetes deployment needs dask-kubernetes: {_INSTALL}") from exc
-    return operator
-
-
-def config_env(config: Mapping[str, Any] | None) -> dict[str, str]:
-    """Dask config keys as the environment variables ``dask.config`` reads at start-up.
-
-    Strings are passed as they are, other values as Python literals (lists, numbers, booleans).
-
-    Examples
-    --------
-    >>> config_env({"collab.placement.mode": "cheapest", "distributed.scheduler.work-stealing": False})
-    {'DASK_COLLAB__PLACEMENT__MODE': 'cheapest', 'DASK_DISTRIBUTED__SCHEDULER__WORK_STEALING': 'False'}
-    """
-    out = {}
-    for key, value in (config or {}).items():
-        if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", key) or ".." in key:
-            raise _error("config", f"expected a dotted Dask config key, got {key!r}",
-                         "write e.g. collab.placement.mode")
-        variable = "DASK_" + key.replace(".", "__").replace("-", "_").upper()
-        out[variable] = value if isinstance(value, str) else repr(value)
-    return out
-
-
-def _declared_pools(pools: Sequence[KubePool]) -> str:
-    """``collab.placement.pools`` as JSON (strings and numbers only, so also the Python literal
-    ``dask.config`` parses the variable as)."""
-    return json.dumps([
-        {"name": p.pool.name, "price-per-hour": float(p.pool.price_per_hour), "speed": float(p.pool.speed),
-         "workers": int(p.pool.workers), "resources": {k: float(v) for k, v in p.pool.resources.items()}}
-        for p in pools
-    ])
-
-
-def kube_worker_spec(
-    pool: KubePool | Pool | Mapping[str, Any],
-    *,
-    image: str,
-    env: Mapping[str, str] | None = None,
-    config: Mapping[str, Any] | None = None,
-    nthreads: int = 1,
-) -> dict[str, Any]:
-    """The ``worker`` part of a ``DaskCluster`` / ``DaskWorkerGroup`` for one pool (pure).
-
-    Also the ``custom_spec`` of ``KubeCluster.add_worker_group``.
-
-    Examples
-    --------
-    >>> spec = kube_worker_spec(Pool("gpu", 2.5, resources={"GPU": 1}), image="ghcr.io/dask/dask:2026.8.0")
-    >>> spec["spec"]["containers"][0]["args"][-4:]
-    ['--preload', 'daskcollab.placement.worker', '--resources', 'GPU=1']
-    """
-    kp = kube_pool(pool)
-    p = kp.pool
-    variables = {**_string_map(env, "env", "{KEY: value}"), **config_env(config), **kp.env}
-    variables.update(DASKCOLLAB_POOL=p.name, DASKCOLLAB_PRICE=repr(float(p.price_per_hour)),
-                     DASKCOLLAB_SPEED=repr(float(p.speed)))
-    resources = kp.container_resources()
-    spec = _operator().make_worker_spec(
-        image=kp.image or image, n_workers=p.workers, resources=resources or None, env=variables,
-        worker_command=list(WORKER_COMMAND),
-    )
-    spec = {"replicas": spec.pop("replicas"), "metadata": {"labels": {**kp.labels, POOL_POD_LABEL: p.name}}, **spec}
-    pod = spec["spec"]
-    (container,) = pod["containers"]
-    container["args"] += ["--nthreads", str(kp.nthreads or nthreads), "--preload", WORKER_PRELOAD]
-    if p.resources:
-        container["args"] += ["--resources", " ".join(f"{k}={float(v):g}" for k, v in p.resources.items())]
-    if not resources:
-        del container["resources"]
-    if kp.node_selector:
-        pod["nodeSelector"] = dict(kp.node_selector)
-    if kp.tolerations:
-        pod["tolerations"] = [dict(t) for t in kp.tolerations]
-    return spec
-
-
-def kube_manifests(
-    name: str,
-    pools: Iterable[KubePool | Pool | Mapping[str, Any]],
-    *,
-    image: str,
-    env: Mapping[str, str] | None = None,
-    config: Mapping[str, Any] | None = None,
-    nthreads: int = 1,
-    namespace: str | None = None,
-    scheduler_resources: Mapping[str, Mapping[str, str]] | None = None,
-    scheduler_service_type: str = "ClusterIP",
-    idle_timeout: int = 0,
-    declare_pools: bool = True,
-) -> list[dict[str, Any]]:
-    """The ``DaskCluster`` (first pool = default worker group) and one ``DaskWorkerGroup`` per further pool.
-
-    Pure: nothing talks to Kubernetes. ``kubectl apply -f`` the result (see :func:`manifests_yaml`)
-    with the dask-kubernetes operator installed, or use :func:`start_kube_cluster`.
-
-    Parameters
-    ----------
-    name : str
-        ``DaskCluster`` name; worker groups are named ``<name>-<pool>``.
-    pools : iterable of KubePool, Pool or mapping
-        Mappings as in the pools YAML (see :func:`kube_pool`).
-    image : str
-        Container image with daskcollab installed (scheduler and workers).
-    env : mapping, optional
-        Environment variables of the scheduler and every worker.
-    config : mapping, optional
-        Dask config of the scheduler and every worker, e.g. ``{"collab.placement.mode": "cheapest"}``.
-    nthreads : int
-        ``--nthreads`` of workers whose pool does not set ``kubernetes.nthreads``.
-    declare_pools : bool
-        Give the scheduler the pools as ``collab.placement.pools``, so tasks wait for a pool whose
-        pods are not up yet instead of failing as unplaceable.
-
-    Examples
-    --------
-    >>> from daskcollab.placement import EXAMPLE_POOLS
-    >>> docs = kube_manifests("collab", EXAMPLE_POOLS, image="ghcr.io/you/daskcollab:0.1.0")
-    >>> [(d["kind"], d["metadata"]["name"]) for d in docs]
-    [('DaskCluster', 'collab'), ('DaskWorkerGroup', 'collab-cpu-ondemand'), ('DaskWorkerGroup', 'collab-gpu')]
-    """
-    operator = _operator()
-    from dask_kubernetes.constants import MAX_CLUSTER_NAME_LEN, VALID_CLUSTER_NAME
-
-    kpools = load_kube_pools(pools)
-    if not isinstance(name, str) or not VALID_CLUSTER_NAME.match(name):
-        raise _error("name", f"expected a lowercase DNS label of at most {MAX_CLUSTER_NAME_LEN} characters, got "
-                     f"{name!r}", "name the cluster e.g. collab")
-    for kp in kpools:
-        group = f"{name}-{kp.pool.name}"
-        if len(group) > 63:
-            raise _error(f"pools.{kp.pool.name}.name", f"expected worker group names of at most 63 characters, got "
-                         f"{group!r} ({len(group)})", "shorten the cluster or the pool name")
-    if not isinstance(image, str) or not image:
-        raise _error("image", f"expected a container image with daskcollab installed, got {image!r}",
-                     "pass e.g. --image ghcr.io/you/daskcollab:0.1.0")
-    shared = {**_string_map(env, "env", "{KEY: value}"), **config_env(config)}
-    cluster = operator.make_cluster_spec(
-        name=name, image=image, n_workers=kpools[0].pool.workers, env=shared or None,
-        worker_command=list(WORKER_COMMAND), scheduler_service_type=scheduler_service_type, idle_timeout=idle_timeout,
-    )
-    cluster["spec"]["worker"] = kube_worker_spec(kpools[0], image=image, env=env, config=config, nthreads=nthreads)
-    (scheduler,) = cluster["spec"]["scheduler"]["spec"]["containers"]
-    args = list(scheduler["args"])
-    if args[:1] == ["dask-scheduler"]:  # dask-kubernetes 2026.3 still uses the removed command
-        args[:1] = list(SCHEDULER_COMMAND)
-    scheduler["args"] = [*args, "--preload", SCHEDULER_PRELOAD]
-    scheduler_env = dict(shared)
-    if declare_pools:
-        scheduler_env["DASK_COLLAB__PLACEMENT__POOLS"] = _declared_pools(kpools)
-    if scheduler_env:
-        scheduler["env"] = [{"name": k, "value": v} for k, v in scheduler_env.items()]
-    else:
-        del scheduler["env"]
-    if scheduler_resources:
-        scheduler["resources"] = _container_resources(scheduler_resources, "scheduler-resources")
-    else:
-        del scheduler["resources"]
-    docs = [cluster]
-    for kp in kpools[1:]:
-        docs.append({
-            "apiVersion": cluster["apiVersion"],
-            "kind": "DaskWorkerGroup",
-            "metadata": {"name": f"{name}-{kp.pool.name}"},
-            "spec": {"cluster": name,
-                     "worker": kube_worker_spec(kp, image=image, env=env, config=config, nthreads=nthreads)},
-        })
-    if namespace:
-        for doc in docs:
-            doc["metadata"]["namespace"] = namespace
-    return docs
-
-
-def manifests_yaml(manifests: Iterable[Mapping[str, Any]]) -> str:
-    """Multi-document YAML for ``kubectl apply -f -``.
-
-    Examples
-    --------
-    >>> print(manifests_yaml([{"kind": "DaskCluster"}]), end="")
-    kind: DaskCluster
-    """
-    import yaml
-
-    return yaml.safe_dump_all([dict(m) for m in manifests], sort_keys=False, default_flow_style=False)
-
-
-def start_kube_cluster(
-    name: str,
-    pools: Iterable[KubePool | Pool | Mapping[str, Any]],
-    *,
-    image: str,
-    namespace: str | None = None,
-    env: Mapping[str, str] | None = None,
-    config: Mapping[str, Any] | None = None,
-    nthreads: int = 1,
-    **kwargs: Any,
-) -> Any:
-    """Create the cluster through ``dask_kubernetes.operator.KubeCluster`` and add one worker group per further pool.
-
-    Needs a Kubernetes API server with the dask-kubernetes operator installed; ``kwargs`` go to
-    ``KubeCluster`` (e.g. ``shutdown_on_close``, ``resource_timeout``). Untested here: no API
-    server was available; the manifests it sends are :func:`kube_manifests`' (tested).
-
-    Examples
-    --------
-    >>> from distributed import Client
-    >>> cluster = start_kube_cluster("collab", load_kube_pools("pools.yaml"),
-    ...                              image="ghcr.io/you/daskcollab:0.1.0")  # doctest: +SKIP
-    >>> client = Client(cluster)  # doctest: +SKIP
-    """
-    kpools = load_kube_pools(pools)
-    cluster_spec, *groups = kube_manifests(name, kpools, image=image, env=env, config=config, nthreads=nthreads,
-                                           namespace=namespace)
-    cluster = _operator().KubeCluster(custom_cluster_spec=cluster_spec, namespace=namespace, **kwargs)
-    try:
-        for kp, group in zip(kpools[1:], groups):
-            cluster.add_worker_group(kp.pool.name, custom_spec=group["spec"]["worker"])
-    except BaseException:
-        cluster.close()
-        raise
-    return cluster

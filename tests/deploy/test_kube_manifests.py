@@ -1,84 +1,30 @@
-"""Kubernetes manifests for placement pools (dask-kubernetes), tested up to the API server.
+"""Kubernetes manifests for placement pools (dask-kubernetes): pure builders, checked pools, CRD schemas.
 
-No Kubernetes API server runs here. What is real: dask-kubernetes' own builders and its shipped
-CRD schemas, the dask-kubernetes operator's own pod builders, and real ``dask scheduler`` /
-``dask worker`` processes started with exactly the generated container args and environment.
+Real: dask-kubernetes' own builders and its shipped CRD schemas. The manifests running on an
+(emulated) API server with the operator's handlers: ``test_kube_cluster.py``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import functools
 import json
-import importlib.resources
-import os
 import pathlib
-import re
-import subprocess
 import sys
-import time
 
 import pytest
 import yaml
 
 from daskcollab._errors import DaskCollabError
 from daskcollab.cli import main
-from daskcollab.placement import (
-    EXAMPLE_POOLS,
-    PLUGIN_NAME,
-    KubePool,
-    Pool,
-    kube_manifests,
-    kube_pool,
-    kube_worker_spec,
-    load_kube_pools,
-    manifests_yaml,
-)
+from daskcollab.deploy import KubePool, kube_manifests, kube_pool, kube_worker_spec, load_kube_pools, manifests_yaml
+from daskcollab.placement import EXAMPLE_POOLS, Pool
 
 jsonschema = pytest.importorskip("jsonschema")
 pytest.importorskip("dask_kubernetes", reason="install the test extra: pip install -e '.[test]'")
+from crds import check_against_crd, crd_schema, pruned_fields  # noqa: E402
 
 POOLS_YAML = pathlib.Path(__file__).parents[2] / "workflows" / "pools" / "kubernetes.yaml"
 IMAGE = "ghcr.io/example/daskcollab:0.1.0"
-CRDS = importlib.resources.files("dask_kubernetes") / "operator/deployment/helm/dask-kubernetes-operator/crds"
-
-
-@functools.cache
-def crd_schema(kind: str) -> dict:
-    """The served v1 OpenAPI schema of a dask-kubernetes CRD, as shipped (resolved) in its helm chart."""
-    crd = yaml.load((CRDS / f"{kind.lower()}.yaml").read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    assert crd["spec"]["names"]["kind"] == kind
-    (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
-    return version["schema"]["openAPIV3Schema"]
-
-
-def pruned_fields(value, schema: dict, path: str = "") -> list[str]:
-    """Fields a Kubernetes API server would silently drop (structural schema pruning)."""
-    if schema.get("x-kubernetes-preserve-unknown-fields"):
-        return []
-    out = []
-    if isinstance(value, dict) and schema.get("type") == "object":
-        props, extra = schema.get("properties", {}), schema.get("additionalProperties")
-        for key, item in value.items():
-            if not path and key in ("apiVersion", "kind", "metadata"):
-                continue  # every object has these
-            if key in props:
-                out += pruned_fields(item, props[key], f"{path}.{key}")
-            elif isinstance(extra, dict):
-                out += pruned_fields(item, extra, f"{path}.{key}")
-            else:
-                out.append(f"{path}.{key}")
-    elif isinstance(value, list) and "items" in schema:
-        for i, item in enumerate(value):
-            out += pruned_fields(item, schema["items"], f"{path}[{i}]")
-    return out
-
-
-def check_against_crd(doc: dict) -> None:
-    schema = crd_schema(doc["kind"])
-    jsonschema.Draft4Validator(schema).validate(doc)
-    assert pruned_fields(doc, schema) == []
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +87,7 @@ def test_worker_groups_carry_pool_placement(manifests):
     assert gpu["spec"]["worker"]["metadata"]["labels"] == {"daskcollab/pool": "gpu"}
     scheduler = container(cluster["spec"]["scheduler"])
     assert scheduler["args"][:2] == ["dask", "scheduler"]  # not the removed dask-scheduler command
-    assert scheduler["args"][-2:] == ["--preload", "daskcollab.placement"]
+    assert scheduler["args"][-2:] == ["--preload", "daskcollab.deploy.scheduler"]
     assert "resources" not in scheduler
 
 
@@ -153,117 +99,6 @@ def test_explicit_gpu_limit_and_per_pool_image_win():
     assert container(spec)["image"] == "me/rocm:1"
     assert kube_worker_spec(Pool("g", 1.0, resources={"GPU": 2}), image=IMAGE)["spec"]["containers"][0][
         "resources"] == {"limits": {"nvidia.com/gpu": "2"}}
-
-
-# --------------------------------------------------------------------------- real processes
-
-# The dask-kubernetes operator turns worker groups into pods with these (pure) functions; we use
-# them as they are, then do what the kubelet does: expand $(VAR) in args from the container env.
-from dask_kubernetes.operator.controller.controller import (  # noqa: E402
-    build_default_worker_group_spec,
-    build_scheduler_deployment_spec,
-    build_worker_deployment_spec,
-)
-
-NAMESPACE = "ml"
-
-
-def pod_container(deployment: dict) -> dict:
-    (c,) = deployment["spec"]["template"]["spec"]["containers"]
-    return c
-
-
-def kubelet_command(c: dict, env: dict[str, str]) -> list[str]:
-    args = [re.sub(r"\$\((\w+)\)", lambda m: env.get(m.group(1), m.group(0)), a) for a in c["args"]]
-    assert args[0] == "dask", args  # the image's `dask` entry point; here: this venv's
-    return [sys.executable, "-m", "dask", *args[1:]]
-
-
-@pytest.mark.slow
-def test_generated_pods_join_their_pools_on_a_real_scheduler(manifests, tmp_path):
-    from distributed import Client
-
-    def scheduler_state(dask_scheduler):  # local, so pickled by value
-        import dask.config
-
-        return {
-            "plugins": sorted(dask_scheduler.plugins),
-            "mode": dask.config.get("collab.placement.mode"),
-            "declared": [p["name"] for p in dask.config.get("collab.placement.pools")],
-            "workers": {
-                ws.name: {"extra": ws.extra.get("daskcollab"), "resources": dict(ws.resources), "nthreads": ws.nthreads}
-                for ws in dask_scheduler.workers.values()
-            },
-        }
-
-    cluster, *groups = manifests
-    procs: list[tuple[str, subprocess.Popen]] = []
-
-    def start(name: str, cmd: list[str], env: dict[str, str]) -> None:
-        with open(tmp_path / f"{name}.log", "w") as log:
-            procs.append((name, subprocess.Popen(cmd, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)))
-
-    def logs() -> str:
-        return "\n".join(f"--- {n}\n" + (tmp_path / f"{n}.log").read_text()[-3000:] for n, _ in procs)
-
-    try:
-        sched = pod_container(build_scheduler_deployment_spec("collab", cluster["spec"]["scheduler"]["spec"], {}, {}))
-        scheduler_file = tmp_path / "scheduler.json"
-        # local-machine overrides appended (click keeps the last value): loopback, free ports
-        start("scheduler", kubelet_command(sched, env_of(sched)) + [
-            "--host", "127.0.0.1", "--port", "0", "--dashboard-address", "127.0.0.1:0",
-            "--scheduler-file", str(scheduler_file)], env_of(sched))
-        deadline = time.monotonic() + 40
-        address = None
-        while address is None:
-            assert procs[0][1].poll() is None and time.monotonic() < deadline, logs()
-            time.sleep(0.1)
-            with contextlib.suppress(OSError, ValueError, KeyError):
-                address = json.loads(scheduler_file.read_text())["address"]
-
-        expected = {}
-        default = build_default_worker_group_spec("collab", cluster["spec"]["worker"], {}, {})
-        for group, pool in zip([default, *groups], ["cpu-spot", "cpu-ondemand", "gpu"]):
-            group_name = group["metadata"]["name"]
-            pod = build_worker_deployment_spec(group_name, NAMESPACE, "collab", "0123456789",
-                                               group["spec"]["worker"]["spec"], {}, {})
-            c = pod_container(pod)
-            env = env_of(c)
-            # the operator points workers at the scheduler Service; here that is the local scheduler
-            assert env["DASK_SCHEDULER_ADDRESS"] == f"tcp://collab-scheduler.{NAMESPACE}.svc.cluster.local:8786"
-            env["DASK_SCHEDULER_ADDRESS"] = address
-            expected[env["DASK_WORKER_NAME"]] = pool
-            start(group_name, kubelet_command(c, env), env)
-
-        with Client(address, timeout="20s") as client:
-            try:
-                client.wait_for_workers(3, timeout=40)
-            except TimeoutError:
-                pytest.fail(logs())
-            state = client.run_on_scheduler(scheduler_state)
-    finally:  # workers first, so they do not wait for a scheduler that is gone
-        for batch in ([p for _, p in procs[1:]], [p for _, p in procs[:1]]):
-            for proc in batch:
-                proc.terminate()
-            for proc in batch:
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-
-    assert PLUGIN_NAME in state["plugins"]
-    assert state["mode"] == "cheapest"  # kube_manifests(config=...) reached the scheduler
-    assert state["declared"] == ["cpu-spot", "cpu-ondemand", "gpu"]  # pools known before their pods are up
-    workers = state["workers"]
-    assert {name: w["extra"]["pool"] for name, w in workers.items()} == expected
-    by_pool = {w["extra"]["pool"]: w for w in workers.values()}
-    assert by_pool["cpu-spot"]["extra"] == {"pool": "cpu-spot", "price_per_hour": 0.1, "speed": 1.0}
-    assert by_pool["cpu-ondemand"]["extra"] == {"pool": "cpu-ondemand", "price_per_hour": 0.4, "speed": 2.0}
-    assert by_pool["gpu"]["extra"] == {"pool": "gpu", "price_per_hour": 2.5, "speed": 1.0}
-    assert by_pool["cpu-spot"]["resources"] == {"pool-cpu-spot": 1e6}
-    assert by_pool["gpu"]["resources"] == {"GPU": 1.0, "pool-gpu": 1e6}
-    assert [by_pool[p]["nthreads"] for p in ("cpu-spot", "cpu-ondemand", "gpu")] == [1, 2, 1]
 
 
 # --------------------------------------------------------------------------- bad pool YAML
@@ -282,7 +117,31 @@ def write(tmp_path, text: str) -> pathlib.Path:
          r"field 'pools': expected a non-empty YAML list of pools in '.*pools.yaml', got \{'name': 'gpu'\}.*"
          r"Fix: write - \{name"),
         ("- {name: GPU_pool, price-per-hour: 1}\n",
-         r"field 'pools.GPU_pool.name': expected a lowercase DNS label .*got 'GPU_pool'.*Fix: rename the pool"),
+         r"field 'pools.GPU_pool.name': expected the pool name to be a DNS-1035 label .*got 'GPU_pool'.*"
+         r"Fix: rename the pool"),
+        ("- {name: 4cpu, price-per-hour: 1}\n",  # a DNS-1123 label, but Service-style names must start with a letter
+         r"field 'pools.4cpu.name': expected the pool name to be a DNS-1035 label .*starting with a letter.*"
+         r"got '4cpu'"),
+        ("- {name: big, price-per-hour: 1, kubernetes: {resources: {requests: {memory: 8Gi}, limits: {memory: 4Gi}}}}\n",
+         r"field 'pools.big.kubernetes.resources.requests.memory': expected a request at most the limit '4Gi', got "
+         r"'8Gi'. Fix: lower the request or raise the limit"),
+        ("- {name: a, price-per-hour: 1, kubernetes: {labels: {team: 'ml platform'}}}\n",
+         r"field 'pools.a.kubernetes.labels.team': expected a label value .*got 'ml platform'"),
+        ("- {name: a, price-per-hour: 1, kubernetes: {node-selector: {'bad key/x': 'y'}}}\n",
+         r"field 'pools.a.kubernetes.node-selector.bad key/x': expected a label key"),
+        ("- {name: gpu, price-per-hour: 1, kubernetes: {tolerations: [{key: nvidia.com/gpu, operator: Exists, "
+         "value: present, effect: NoSchedule}]}}\n",
+         r"field 'pools.gpu.kubernetes.tolerations\[0\].value': expected no value with operator Exists, got 'present'."
+         r" Fix: drop the value"),
+        ("- {name: a, price-per-hour: 1, kubernetes: {tolerations: [{operator: Equal, value: x}]}}\n",
+         r"field 'pools.a.kubernetes.tolerations\[0\].key': expected a taint key with operator Equal, got None"),
+        ("- {name: gpu, price-per-hour: 1, kubernetes: {resources: {limits: {nvidia.com/gpu: '0.5'}}}}\n",
+         r"field 'pools.gpu.kubernetes.resources.limits.nvidia.com/gpu': expected a whole number of nvidia.com/gpu, "
+         r"got '0.5'"),
+        ("- {name: gpu, price-per-hour: 1, kubernetes: {resources: {requests: {nvidia.com/gpu: '1'}, "
+         "limits: {nvidia.com/gpu: '2'}}}}\n",
+         r"field 'pools.gpu.kubernetes.resources.requests.nvidia.com/gpu': expected the request of nvidia.com/gpu to "
+         r"equal its limit '2', got '1'"),
         ("- {name: gpu, price-per-hour: cheap}\n",
          r"field 'pools\[0\]': expected numbers for price-per-hour.*Fix: write e.g."),
         ("- {name: gpu, price-per-hour: 1, kubernetes: {node-selecter: {a: b}}}\n",
@@ -308,7 +167,8 @@ def write(tmp_path, text: str) -> pathlib.Path:
         ("- {name: a, price-per-hour: 1}\n- {name: a, price-per-hour: 2}\n",
          r"field 'pools\[1\].name': expected unique pool names, got 'a' again in '.*'. Fix: rename one"),
     ],
-    ids=["not-a-list", "bad-name", "bad-price", "unknown-key", "unquoted-bool", "bad-effect", "bad-quantity",
+    ids=["not-a-list", "bad-name", "dns-1035", "memory-request-above-limit", "label-value", "label-key",
+         "exists-with-value", "equal-without-key", "fractional-gpu-limit", "gpu-request-not-limit", "bad-price", "unknown-key", "unquoted-bool", "bad-effect", "bad-quantity",
          "resources-without-limits", "fractional-gpu", "nthreads", "reserved-env", "duplicate"],
 )
 def test_bad_pools_yaml_names_field_and_fix(tmp_path, text, match):
@@ -316,9 +176,24 @@ def test_bad_pools_yaml_names_field_and_fix(tmp_path, text, match):
         load_kube_pools(write(tmp_path, text))
 
 
+def test_pool_bounds_in_the_pools_file(tmp_path):
+    (spot, gpu) = load_kube_pools(write(tmp_path, "- {name: spot, price-per-hour: 0.1, workers: 1, max: 8}\n"
+                                                  "- {name: gpu, price-per-hour: 2.5, workers: 0, max: 2}\n"))
+    assert (spot.pool.min_workers, spot.pool.max_workers, gpu.pool.workers, gpu.pool.max_workers) == (1, 8, 0, 2)
+    declared = json.loads(env_of(container(kube_manifests("c", [spot, gpu], image=IMAGE)[0]["spec"]["scheduler"]))[
+        "DASK_COLLAB__PLACEMENT__POOLS"])
+    assert [(p["name"], p["min"], p["max"]) for p in declared] == [("spot", 1, 8), ("gpu", 0, 2)]
+    with pytest.raises(DaskCollabError, match=r"field 'pools.gpu.max': expected 0 <= min <= workers <= max, got "
+                       r"min=2, workers=2, max=1"):
+        load_kube_pools(write(tmp_path, "- {name: gpu, price-per-hour: 2.5, workers: 2, max: 1}\n"))
+
+
 def test_bad_cluster_arguments():
-    with pytest.raises(DaskCollabError, match=r"field 'name': expected a lowercase DNS label .*got 'My_Cluster'"):
+    with pytest.raises(DaskCollabError, match=r"field 'name': expected the cluster name to be a DNS-1035 label .*"
+                       r"got 'My_Cluster'"):
         kube_manifests("My_Cluster", EXAMPLE_POOLS, image=IMAGE)
+    with pytest.raises(DaskCollabError, match=r"field 'namespace': expected a DNS-1123 label .*got 'ML_team'"):
+        kube_manifests("c", EXAMPLE_POOLS, image=IMAGE, namespace="ML_team")
     with pytest.raises(DaskCollabError, match=r"field 'pools.cpu-ondemand.name': expected worker group names of at "
                        r"most 63 characters, got 'c{53}-cpu-ondemand' \(66\)"):
         kube_manifests("c" * 53, EXAMPLE_POOLS, image=IMAGE)

@@ -1,0 +1,239 @@
+"""A local heterogeneous cluster of worker pools, for tests, benchmarks and laptops, and its per-pool scaler.
+
+Each pool becomes ``pool.workers`` nanny-managed worker *processes* that load the worker preload
+``daskcollab.deploy.worker`` with the pool's name, price and speed (through the environment,
+exactly as a ``dask worker`` command line in a real deployment would) and advertise the pool's
+abstract resources. The scheduler runs in this process with the :class:`PlacementPlugin`
+installed (unless ``plugin=False``) and always the :class:`PoolScalingPlugin`, so tests can read
+its state directly and :class:`LocalPoolScaler` can grow and shrink each pool.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from distributed import Nanny, Scheduler, SpecCluster
+
+from daskcollab._errors import DaskCollabError, stage_message
+from daskcollab.deploy._scaling import RETIRE_HANDLER, PoolScalingPlugin, Scaled, check_pool, check_scale
+from daskcollab.placement._planning import Pool
+from daskcollab.placement._plugin import PLUGIN_NAME, PlacementPlugin
+from daskcollab.placement._pools import pool_from_mapping
+
+logger = logging.getLogger("daskcollab.deploy")
+
+WORKER_PRELOAD = "daskcollab.deploy.worker"
+_POOL_ENV = "DASKCOLLAB_POOL"
+
+
+def pool_worker_spec(
+    pool: Pool,
+    *,
+    threads_per_worker: int = 1,
+    memory_limit: str | int | None = "auto",
+    worker_options: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The ``SpecCluster`` spec of one worker process of ``pool`` (pure)."""
+    return {
+        "cls": Nanny,
+        "options": {
+            "nthreads": threads_per_worker,
+            "memory_limit": memory_limit,
+            "resources": dict(pool.resources),
+            "preload": [WORKER_PRELOAD],
+            "env": {
+                _POOL_ENV: pool.name,
+                "DASKCOLLAB_PRICE": repr(float(pool.price_per_hour)),
+                "DASKCOLLAB_SPEED": repr(float(pool.speed)),
+            },
+            **dict(worker_options or {}),
+        },
+    }
+
+
+def pool_worker_specs(
+    pools: Iterable[Pool | Mapping[str, Any]],
+    *,
+    threads_per_worker: int = 1,
+    memory_limit: str | int | None = "auto",
+    worker_options: Mapping[str, Any] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """``SpecCluster`` worker specs for ``pools`` (pure; one entry ``<pool>-<i>`` per worker process).
+
+    A pool may start with 0 workers when its ``max_workers`` lets it grow later.
+
+    Examples
+    --------
+    >>> specs = pool_worker_specs([Pool("gpu", 2.5, workers=1, resources={"GPU": 1})])
+    >>> specs["gpu-0"]["options"]["env"]["DASKCOLLAB_POOL"], specs["gpu-0"]["options"]["resources"]
+    ('gpu', {'GPU': 1})
+    """
+    specs: dict[str, dict[str, Any]] = {}
+    seen: set[str] = set()
+    for pool in map(pool_from_mapping, pools):
+        if pool.workers < 1 and pool.max_workers < 1:
+            raise DaskCollabError(
+                stage_message(
+                    "local-pools", "workers", f"expected pool {pool.name!r} to have >= 1 worker, got {pool.workers!r}",
+                    "give every local pool at least one worker (or a max >= 1 to grow into), or leave it out and "
+                    "declare it in collab.placement.pools",
+                )
+            )
+        if pool.name in seen:
+            raise DaskCollabError(
+                stage_message("local-pools", "name", f"expected unique pool names, got {pool.name!r} twice",
+                              "rename one of the pools")
+            )
+        seen.add(pool.name)
+        for i in range(pool.workers):
+            specs[f"{pool.name}-{i}"] = pool_worker_spec(pool, threads_per_worker=threads_per_worker,
+                                                         memory_limit=memory_limit, worker_options=worker_options)
+    return specs
+
+
+class LocalPoolsCluster(SpecCluster):
+    """The ``SpecCluster`` :func:`start_local_pools` returns; knows its pools (``pools``) to start more workers."""
+
+    def __init__(self, pools: Iterable[Pool], *, worker_options: Mapping[str, Any], **kwargs: Any) -> None:
+        self.pools = {p.name: p for p in pools}
+        self.pool_worker_options = dict(worker_options)
+        super().__init__(**kwargs)
+
+    def pool_of_spec(self, name: str) -> str | None:
+        """The pool of worker spec ``name`` (None for a worker added by other means)."""
+        spec = self.worker_spec.get(name) or {}
+        return (spec.get("options", {}).get("env") or {}).get(_POOL_ENV)
+
+
+def start_local_pools(
+    pools: Iterable[Pool | Mapping[str, Any]],
+    *,
+    plugin: PlacementPlugin | bool = True,
+    threads_per_worker: int = 1,
+    memory_limit: str | int | None = None,
+    dashboard_address: str | None = None,
+    scheduler_options: Mapping[str, Any] | None = None,
+    asynchronous: bool = False,
+) -> LocalPoolsCluster:
+    """Start a local cluster whose workers form the given pools.
+
+    Parameters
+    ----------
+    pools : iterable of Pool or mapping
+        One entry per pool; ``Pool.workers`` worker processes each (``min_workers`` /
+        ``max_workers`` bound :class:`LocalPoolScaler`).
+    plugin : PlacementPlugin or bool
+        ``True`` installs ``PlacementPlugin()`` (configured from ``collab.placement.*``), an
+        instance installs that one, ``False`` runs plain Dask placement (a baseline). The
+        :class:`PoolScalingPlugin` is always installed.
+    memory_limit : str or int, optional
+        Per worker; default splits the machine's memory evenly between the workers (at their
+        ``max_workers``).
+
+    Examples
+    --------
+    >>> from distributed import Client
+    >>> from daskcollab.placement import EXAMPLE_POOLS
+    >>> with start_local_pools(EXAMPLE_POOLS) as cluster, Client(cluster) as client:  # doctest: +SKIP
+    ...     client.submit(sum, [1, 2]).result()
+    3
+    """
+    pools = [pool_from_mapping(p) for p in pools]
+    n_workers = sum(max(p.workers, p.max_workers) for p in pools)
+    if memory_limit is None:
+        from distributed.system import MEMORY_LIMIT
+
+        memory_limit = max(int(MEMORY_LIMIT // max(n_workers, 1)), 256 * 2**20)
+    options_ = {"threads_per_worker": threads_per_worker, "memory_limit": memory_limit}
+    workers = pool_worker_specs(pools, **options_)
+    options: dict[str, Any] = {"dashboard_address": dashboard_address, "port": 0}
+    if plugin is True:
+        plugin = PlacementPlugin()
+    options["plugins"] = [*([plugin] if plugin else []), PoolScalingPlugin(pools)]
+    options.update(scheduler_options or {})
+    if options.get("dashboard_address") is None:
+        options["dashboard"] = False
+        options.pop("dashboard_address")
+    return LocalPoolsCluster(
+        pools, worker_options=options_, workers=workers, scheduler={"cls": Scheduler, "options": options},
+        asynchronous=asynchronous, name="daskcollab-local-pools",
+    )
+
+
+def placement_plugin(cluster: SpecCluster) -> PlacementPlugin:
+    """The placement plugin of a cluster started by :func:`start_local_pools` (same process)."""
+    found = cluster.scheduler.plugins.get(PLUGIN_NAME)
+    if found is None:
+        raise DaskCollabError(
+            stage_message("local-pools", "plugin", f"expected a {PLUGIN_NAME!r} plugin on the scheduler, got None",
+                          "start the cluster with start_local_pools(pools, plugin=True)")
+        )
+    return found
+
+
+async def _aligned(cluster: SpecCluster) -> None:
+    await cluster  # SpecCluster: awaiting it starts and stops workers to match worker_spec
+
+
+class LocalPoolScaler:
+    """:class:`PoolScaler` for the pools of :func:`start_local_pools` (a synchronous cluster).
+
+    ``scale(pool, n)`` up starts worker processes of that pool and returns once they run; down asks
+    the scheduler for ``n`` of that pool's workers (Dask's choice: idle, least data), retires them
+    (unique data moved to other workers) and stops them. Other pools' workers are never touched.
+
+    Examples
+    --------
+    >>> pools = [Pool("spot", 0.1, workers=1, max_workers=3), Pool("gpu", 2.5, workers=1, min_workers=0)]
+    >>> with start_local_pools(pools) as cluster:  # doctest: +SKIP
+    ...     scaler = LocalPoolScaler(cluster)
+    ...     scaler.scale("spot", 3), scaler.scale("gpu", 0)
+    """
+
+    def __init__(self, cluster: LocalPoolsCluster) -> None:
+        if not isinstance(cluster, LocalPoolsCluster) or cluster.asynchronous:
+            raise DaskCollabError(stage_message(
+                "scale", "cluster", f"expected a synchronous cluster from start_local_pools, got {cluster!r}",
+                "start it with start_local_pools(pools) (asynchronous=False)"))
+        self.cluster = cluster
+
+    @property
+    def pools(self) -> Mapping[str, Pool]:
+        return self.cluster.pools
+
+    def names(self, pool: str) -> list[str]:
+        """Worker spec names of ``pool``, oldest first."""
+        return [name for name in self.cluster.worker_spec if self.cluster.pool_of_spec(name) == pool]
+
+    def workers(self, pool: str) -> int:
+        check_pool(self.pools, pool)
+        return len(self.names(pool))
+
+    def scale(self, pool: str, n: int) -> Scaled:
+        p = check_scale(self.pools, pool, n)
+        cluster = self.cluster
+        names = self.names(pool)
+        before = len(names)
+        retired: list[str] = []
+        kept: list[str] = []
+        if n > before:
+            used = set(cluster.worker_spec)
+            i = 0
+            for _ in range(n - before):
+                while f"{pool}-{i}" in used:
+                    i += 1
+                used.add(f"{pool}-{i}")
+                cluster.worker_spec[f"{pool}-{i}"] = pool_worker_spec(p, **cluster.pool_worker_options)
+        elif n < before:
+            handler = getattr(cluster.scheduler_comm, RETIRE_HANDLER)
+            done = cluster.sync(handler, pool=pool, n=before - n, close_workers=True)
+            retired, kept = list(done["retired"]), list(done["kept"])
+            for name in retired:
+                cluster.worker_spec.pop(name, None)
+        cluster.sync(_aligned, cluster)
+        after = len(self.names(pool))
+        logger.info("pool %r scaled from %d to %d workers (asked %d)%s", pool, before, after, n,
+                    f"; retired {retired}" if retired else "")
+        return Scaled(pool, before, after, tuple(retired), tuple(kept))
