@@ -1,7 +1,10 @@
 """Cost-aware placement of workflow tasks on worker pools.
 
 Pure policy (no Dask): :class:`Pool`, :class:`TaskSpec`, :class:`Mode`, :class:`Objective`,
-:func:`plan`, :func:`lower_bounds`, :class:`CostModel`, :func:`plan_report`.
+:func:`plan`, :func:`lower_bounds`, :class:`CostModel`, :func:`plan_report`; the cost/makespan
+front :func:`pareto_front`, :func:`choose` (a plan from it by deadline, budget or weight),
+:func:`front_table`, :func:`front_bounds`; :func:`cost_lower_bound` (an LP lower bound on the cost
+within a makespan; needs scipy, imported when called).
 Thin Dask glue: :class:`PlacementPlugin` (a ``SchedulerPlugin``), the worker preload
 ``daskcollab.placement.worker`` and :func:`start_local_pools`.
 Kubernetes (dask-kubernetes, one worker group per pool): :func:`load_kube_pools`,
@@ -21,6 +24,8 @@ from typing import Any
 import click
 
 from daskcollab.placement._accounting import Decision, Ledger, plan_report, summarize_plans
+from daskcollab.placement._bounds import cost_lower_bound
+from daskcollab.placement._front import choose, front_bounds, front_table, pareto_front
 from daskcollab.placement._kubernetes import (
     KubePool,
     kube_manifests,
@@ -77,13 +82,18 @@ __all__ = [
     "Plan",
     "Pool",
     "TaskSpec",
+    "choose",
+    "cost_lower_bound",
     "eligible_pools",
+    "front_bounds",
+    "front_table",
     "kube_manifests",
     "kube_pool",
     "kube_worker_spec",
     "load_kube_pools",
     "lower_bounds",
     "manifests_yaml",
+    "pareto_front",
     "placement_plugin",
     "placement_report",
     "plan",

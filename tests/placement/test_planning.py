@@ -7,22 +7,19 @@ import random
 import pytest
 
 from daskcollab._errors import UnplaceableError, WorkflowError
+from daskcollab.placement._heft import _EFT, _FIXED, _Graph, _schedule
 from daskcollab.placement._planning import (
     DEFAULT_TRADEOFF,
     Mode,
     Objective,
     Pool,
     TaskSpec,
-    _EFT,
-    _FIXED,
-    _Graph,
-    _reclaim,
-    _schedule,
     eligible_pools,
     lower_bounds,
     plan,
     unplaceable,
 )
+from daskcollab.placement._search import _reclaim
 
 # spot: $0.0001 per worker-second, speed 1, 2 workers; fast: $0.0004 per worker-second, speed 2, 1 worker
 SPOT = Pool("spot", 0.36, 1.0, 2)
