@@ -4,18 +4,18 @@ Pure (no Dask). :func:`pareto_front` walks the planner's ladder of time limits f
 plan's makespan to the all-cheapest plan's (see :mod:`._search`): at each limit every candidate
 pass is kept, and the best plan within the limit is refined by slack reclamation and offered to
 the next limit (MOHEFT's idea of keeping many trade-offs, with the planner's own deadline search
-as the generator). The non-dominated plans, sorted by makespan, are thinned to ``max_points``
-spread along the front. :func:`choose` picks one by a deadline, a budget or a trade-off weight;
+as the generator). The non-dominated plans, sorted by makespan, are thinned to ``max_points``:
+the best plan for each of the ``max_points - 2`` limits first, then others spread along the front. :func:`choose` picks one by a deadline, a budget or a trade-off weight;
 :func:`front_table` prints the front beside the lower bounds.
 
 >>> from daskcollab.placement import Mode, Objective, Pool, TaskSpec
 >>> pools = [Pool("spot", 0.36, 1.0, 2), Pool("fast", 1.44, 2.0, 1)]
 >>> front = pareto_front([TaskSpec(f"t{i}", 1.0) for i in range(40)], pools, max_points=5)
 >>> [round(p.makespan, 1) for p in front]
-[10.0, 12.0, 15.0, 17.0, 20.0]
->>> best = choose(front, Objective(Mode.CHEAPEST, deadline=16.0))
+[10.0, 11.0, 14.0, 16.0, 20.0]
+>>> best = choose(front, Objective(Mode.CHEAPEST, deadline=15.0))
 >>> best.makespan, round(best.cost, 6)
-(15.0, 0.005)
+(14.0, 0.0052)
 """
 
 from __future__ import annotations
@@ -50,12 +50,37 @@ def pareto_front(
     with _gc_paused():
         g = _Graph(list(tasks), list(pools), task_overhead)
         search = _Search(g)
-        seen: list[_Sched] = [search.fast, search.cheap]
-        limits = search.ladder(max_points) + [search.cheap.makespan]
+        seen: list[_Sched] = []
+        best = [search.fast, search.cheap]
         if search.cheap.makespan > search.fast.makespan * (1 + 1e-9):
-            search.walk(limits, seen)
-        points = _thin(_non_dominated([_polish(g, s) for s in seen]), max_points)
+            best += _refined_walk(search, max_points - 2, seen)
+        keep = {id(s) for s in best}
+        polished = {id(s): _polish(g, s) for s in best + seen}
+        front = _non_dominated(list(polished.values()))
+        first = {id(polished[k]) for k in keep}
+        points = _thin(front, max_points, {i for i, s in enumerate(front) if id(s) in first})
         return [_to_plan(g, s, Objective(Mode.CHEAPEST, deadline=s.makespan)) for s in points]
+
+
+def _refined_walk(search: _Search, count: int, seen: list[_Sched]) -> list[_Sched]:
+    """The best plan for ``count`` limits between the fastest and the all-cheapest makespans:
+    half on the geometric ladder, the rest one at a time in the middle of the widest step of the
+    front so far (normalised makespan plus cost), each offered the best plan of the limit below."""
+    fast, cheap = search.fast, search.cheap
+    coarse = search.ladder(max(count // 2, 1))
+    found = dict(zip(coarse, search.walk(coarse, seen)))  # limit -> best plan within it
+    dm = (cheap.makespan - fast.makespan) or 1.0
+    dc = (fast.cost - cheap.cost) or 1.0
+    while len(found) < count:
+        points = [(fast.makespan, fast)] + sorted(found.items(), key=lambda kv: kv[0]) + [(cheap.makespan, cheap)]
+        widest = max(range(len(points) - 1), key=lambda k: (points[k + 1][0] - points[k][0]) / dm
+                     + (points[k][1].cost - points[k + 1][1].cost) / dc)
+        (lo, below), (hi, _above) = points[widest], points[widest + 1]
+        limit = math.sqrt(lo * hi)
+        if limit in found or hi <= lo * (1 + 1e-6):
+            break
+        found[limit] = search.step(limit, below if below.makespan <= limit * (1 + 1e-9) else None, seen)
+    return list(found.values())
 
 
 def _non_dominated(plans: Sequence[_Sched]) -> list[_Sched]:
@@ -70,8 +95,10 @@ def _non_dominated(plans: Sequence[_Sched]) -> list[_Sched]:
     return out
 
 
-def _thin(front: list[_Sched], k: int) -> list[_Sched]:
-    """``k`` points of ``front`` spread evenly along it (normalised makespan and cost), both ends kept."""
+def _thin(front: list[_Sched], k: int, first: set[int]) -> list[_Sched]:
+    """``k`` points of ``front``: both ends, then the indices in ``first`` (the best plan found for
+    each limit), then others, each time the one nearest to ``k`` even steps along the front
+    (normalised makespan and cost) among those left."""
     if len(front) <= k:
         return front
     m0, m1 = front[0].makespan, front[-1].makespan
@@ -81,10 +108,14 @@ def _thin(front: list[_Sched], k: int) -> list[_Sched]:
     for a, b in zip(front, front[1:]):
         arc.append(arc[-1] + math.hypot((b.makespan - a.makespan) / dm, (b.cost - a.cost) / dc))
     picked = {0, len(front) - 1}
-    for m in range(1, k - 1):
-        target = arc[-1] * m / (k - 1)
-        free = [i for i in range(len(front)) if i not in picked]
-        picked.add(min(free, key=lambda i: abs(arc[i] - target)))
+    targets = [arc[-1] * m / (k - 1) for m in range(1, k - 1)]
+    for pool in (sorted(first - picked), [i for i in range(len(front)) if i not in first]):
+        for target in sorted(targets, key=lambda t: min(abs(arc[i] - t) for i in pool) if pool else 0.0):
+            free = [i for i in pool if i not in picked]
+            if not free or len(picked) >= k:
+                break
+            picked.add(min(free, key=lambda i: abs(arc[i] - target)))
+            targets.remove(target)
     return [front[i] for i in sorted(picked)]
 
 
@@ -107,7 +138,10 @@ def choose(front: Sequence[Plan], objective: Objective) -> Plan:
         raise WorkflowError(stage_message("placement front", "front", "expected at least one plan, got none",
                                           "pass the list pareto_front() returned"))
     mode = Mode(objective.mode)
-    deadline, budget = objective.deadline, objective.budget
+    deadline, budget, w = objective.deadline, objective.budget, objective.weight
+    if w is not None and not (isinstance(w, (int, float)) and not isinstance(w, bool) and 0.0 <= float(w) <= 1.0):
+        raise WorkflowError(stage_message("placement", "weight", f"expected a number in [0, 1], got {w!r}",
+                                          "pass 0 (fastest) to 1 (cheapest)"))
     fits_d = [p for p in plans if deadline is None or p.makespan <= float(deadline) * (1 + 1e-9)]
     fits_b = [p for p in plans if budget is None or p.cost <= float(budget) * (1 + 1e-9)]
     both = [p for p in fits_d if p in fits_b]
@@ -126,11 +160,7 @@ def choose(front: Sequence[Plan], objective: Objective) -> Plan:
         pick = plans[0]
     elif mode is Mode.CHEAPEST:
         pick = min(plans, key=by_cost)
-    elif objective.weight is not None:
-        w = objective.weight
-        if not (isinstance(w, (int, float)) and 0.0 <= float(w) <= 1.0):
-            raise WorkflowError(stage_message("placement", "weight", f"expected a number in [0, 1], got {w!r}",
-                                              "pass 0 (fastest) to 1 (cheapest)"))
+    elif w is not None:
         m0 = plans[0].makespan or 1.0
         c0 = min(p.cost for p in plans) or 1.0
         pick = min(plans, key=lambda p: ((1.0 - w) * p.makespan / m0 + w * p.cost / c0, p.makespan))

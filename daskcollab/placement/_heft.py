@@ -233,30 +233,32 @@ class _Graph:
                 ok[i] = work[i] > 0.0 and side_work <= SERIAL_SIDE_WORK * work[i]
             self._serial = ok
             return ok
-        order, deps, children = self.order, self.deps, self.children
-        ok = [False] * n
-        inside = [0] * n  # forward: "open" tasks are placed ones with no child placed yet
-        open_count = 0
-        for i in order:
-            if sum(1 for d in deps[i] if inside[d] == 0) == open_count:
-                ok[i] = True
-            for d in deps[i]:
-                inside[d] += 1
-                if inside[d] == 1:
-                    open_count -= 1
-            open_count += 1
-        inside = [0] * n
-        open_count = 0
-        for i in reversed(order):
-            if ok[i] and sum(1 for c in children[i] if inside[c] == 0) != open_count:
-                ok[i] = False
-            for c in children[i]:
-                inside[c] += 1
-                if inside[c] == 1:
-                    open_count -= 1
-            open_count += 1
-        self._serial = ok
-        return ok
+        # forward, every task before one is its ancestor; backward, every task after it a descendant
+        before = _all_linked(n, self.order, self.deps)
+        after = _all_linked(n, self.order[::-1], self.children)
+        self._serial = [x and y for x, y in zip(before, after)]
+        return self._serial
+
+
+def _all_linked(n: int, order: Sequence[int], links: Sequence[Sequence[int]]) -> list[bool]:
+    """Per task ``t``: are the "open" tasks before ``t`` in ``order`` (those no other task before
+    ``t`` links to) all among ``t``'s links?
+
+    With ``links`` the dependencies and ``order`` topological (children and the reversed order),
+    that says every task before ``t`` is an ancestor (a descendant) of ``t``: each reaches an open
+    task through tasks before ``t``.
+    """
+    ok = [False] * n
+    inside = [0] * n  # how many tasks placed so far link to each one
+    open_count = 0  # placed tasks no placed task links to
+    for i in order:
+        ok[i] = sum(1 for d in links[i] if inside[d] == 0) == open_count
+        for d in links[i]:
+            inside[d] += 1
+            if inside[d] == 1:
+                open_count -= 1
+        open_count += 1
+    return ok
 
 
 @dataclass
@@ -362,55 +364,32 @@ def _schedule(
         pin = fixed[i] if fixed is not None else -1
         gk = -1
         if pin >= 0:
-            best = pin
-            d = w / speeds[best] + ov
-            free = heaps[best][0][0]
-            if free > r:
-                bf = free + d
-                if glen[best] >= d and free > r + tol:
-                    b0, gk = in_gap(gaps[best], r, d, free)
-                    bf = b0 + d
-            else:
-                bf = r + d
-        elif kind == _EFT:
-            best, bf, bc = -1, inf, inf
-            for j, sp in opts[sig[i]]:
-                d = w / sp + ov
-                free = heaps[j][0][0]
-                k = -1
-                if free > r:
-                    f = free + d
-                    if glen[j] >= d and free > r + tol:
-                        b0, k = in_gap(gaps[j], r, d, free)
-                        f = b0 + d
-                else:
-                    f = r + d
-                if f < bf - _EPS or (f <= bf + _EPS and rates[j] < bc):
-                    best, bf, bc, gk = j, f, rates[j], k
+            choices, lft = ((pin, speeds[pin]),), -inf
         else:
-            if kind == _LFT:
+            choices = opts[sig[i]]
+            if kind == _EFT:
+                lft = -inf
+            elif kind == _LFT:
                 lft = target * frac[i] + _EPS * (1.0 + target)
             else:
                 lft = target - rest[i] + _EPS * (1.0 + target)
-            best, bf, ef, eb, ek = -1, inf, inf, -1, -1
-            for j, sp in opts[sig[i]]:  # cheapest per unit of work first
-                d = w / sp + ov
-                free = heaps[j][0][0]
-                k = -1
-                if free > r:
-                    f = free + d
-                    if glen[j] >= d and free > r + tol:
-                        b0, k = in_gap(gaps[j], r, d, free)
-                        f = b0 + d
-                else:
-                    f = r + d
-                if f <= lft:
-                    best, bf, gk = j, f, k
-                    break
-                if f < ef:
-                    ef, eb, ek = f, j, k
-            if best < 0:
-                best, bf, gk = eb, ef, ek
+        best, bf, bc = -1, inf, inf
+        for j, sp in choices:  # cheapest per unit of work first
+            d = w / sp + ov
+            free = heaps[j][0][0]
+            k = -1
+            if free > r:
+                f = free + d
+                if glen[j] >= d and free > r + tol:
+                    b0, k = in_gap(gaps[j], r, d, free)
+                    f = b0 + d
+            else:
+                f = r + d
+            if f <= lft:  # slack-guided: the cheapest pool that finishes in time ...
+                best, bf, gk = j, f, k
+                break
+            if f < bf - _EPS or (f <= bf + _EPS and rates[j] < bc):  # ... else the earliest finish
+                best, bf, bc, gk = j, f, rates[j], k
         run = w / speeds[best]
         b0 = bf - run - ov  # the worker is held from b0 (dispatch) to bf
         keep = keep_gap[best]

@@ -3,16 +3,17 @@
 Pure (no Dask). Each candidate is one :func:`._heft._schedule` pass; a search keeps the best of
 its candidates for the objective:
 
-* ``fastest``: one earliest-finish pass.
+* ``fastest``: one earliest-finish pass (with insertion, whatever the size).
 * within a time limit (``cheapest`` with a deadline, ``balanced``): the all-cheapest plan, the
   fastest plan, critical-path climbing (IC-PCP flavour), slack-guided passes (each task on the
   cheapest pool that finishes by its latest finish time; the target bisected down to the limit),
-  and the same with the *serial* tasks (those no other task can run beside, such as a long tail
-  after a wide stage) pinned to their fastest pool; the cheapest that meets the limit is then
-  refined by slack reclamation. The limit is approached along a ladder of tighter limits
-  (geometric between the fastest and the all-cheapest makespans, independent of the limit) and
-  the best plan found for a tighter limit stays a candidate, so a looser deadline never gets a
-  more expensive plan than any tighter ladder limit.
+  and the same with the *serial* tasks (those little can run beside, such as a long tail after a
+  wide stage) pinned to each faster pool of their ladder; the cheapest that meets the limit is then
+  refined by slack reclamation. In plans up to :data:`LADDER_UP_TO` tasks the limit is
+  approached along a ladder of tighter limits (geometric between the fastest and the
+  all-cheapest makespans, independent of the limit, plus 2 % and 4 % below the limit) and the
+  best plan found for a tighter limit stays a candidate, so a looser deadline does not get a
+  more expensive plan than those tighter limits (larger plans search at the limit only).
 * ``balanced`` with a budget: the fastest plan whose cost fits (bisection on the target).
 
 The same ladder, walked from the fastest to the all-cheapest makespan, gives the cost/makespan
@@ -63,13 +64,15 @@ class _Effort:
     frugal: bool = False  # bisect slack-guided targets only when no search meets the limit at once
 
 
+#: Plans up to this many tasks walk the ladder of tighter limits (and try several starts).
+LADDER_UP_TO = 500
+
+
 def _effort(n: int) -> _Effort:
-    if n <= 500:
+    if n <= LADDER_UP_TO:
         return _Effort(6, 40, 3, 8, 6, 6, 2)
-    if n <= 2_000:
-        return _Effort(4, 8, 2, 6, 4, 3, 1)
     if n <= 20_000:
-        return _Effort(4, 4, 2, 6, 2, 1, 0)
+        return _Effort(4, 4, 2, 6, 0, 1, 0)
     return _Effort(3, 0, 1, 3, 0, 1, 0, latest=False, frugal=True)
 
 
@@ -230,25 +233,32 @@ class _Search:
         ``limits``. ``seen`` collects every candidate on the way (for a front). A limit nothing
         meets gets the fastest candidate.
         """
-        g, eff = self.g, self.effort
         out: list[_Sched] = []
         best: _Sched | None = None
         for limit in limits:
-            cands = self.candidates(limit)
-            if seen is not None:
-                seen += cands
-            ok = [s for s in cands if _within(s, limit)]
-            if best is not None:
-                ok.append(best)
-            if ok:
-                starts = _distinct(sorted(ok, key=_by_cost))[: eff.starts]
-                best = min((_reclaim(g, s, limit, eff.reclaim, eff.reclaim_steps) for s in starts), key=_by_cost)
-                if seen is not None:
-                    seen.append(best)
-                out.append(best)
-            else:
-                out.append(min(cands, key=_by_makespan))
+            out.append(self.step(limit, best, seen))
+            if _within(out[-1], limit):
+                best = out[-1]
         return out
+
+    def step(self, limit: float, prior: _Sched | None = None, seen: list[_Sched] | None = None) -> _Sched:
+        """The cheapest plan within ``limit`` from this limit's candidates and ``prior`` (a plan
+        that meets a tighter limit), refined by slack reclamation; the fastest candidate when
+        none meets it. ``seen`` collects the candidates and the result."""
+        g, eff = self.g, self.effort
+        cands = self.candidates(limit)
+        if seen is not None:
+            seen += cands
+        ok = [s for s in cands if _within(s, limit)]
+        if prior is not None:
+            ok.append(prior)
+        if not ok:
+            return min(cands, key=_by_makespan)
+        starts = _distinct(sorted(ok, key=_by_cost))[: eff.starts]
+        best = min((_reclaim(g, s, limit, eff.reclaim, eff.reclaim_steps) for s in starts), key=_by_cost)
+        if seen is not None:
+            seen.append(best)
+        return best
 
     def within(self, limit: float) -> _Sched:
         """The cheapest plan that meets ``limit`` (or the fastest candidate when none does)."""
@@ -287,7 +297,7 @@ def _choose(g: _Graph, objective: Objective) -> _Sched:
     mode = Mode(objective.mode)
     budget, deadline = objective.budget, objective.deadline
     if mode is Mode.FASTEST:
-        return _polish(g, _schedule(g, _EFT))
+        return _schedule(g, _EFT, insert=True)
     if mode is Mode.CHEAPEST and deadline is None:
         return _polish(g, _schedule(g, _FIXED, _cheapest_pools(g)))
     search = _Search(g)
