@@ -28,7 +28,8 @@ Checks (``checks`` map per shape, issue #12):
 * plugin overhead: <= 20 us per task inside the plugin's hooks and <= 1.05x wall on 50 k tiny tasks.
 
 ``--simulate`` runs the pure policy only (no cluster) over every recipe and both scales: plan
-quality against the LP bound along the front and per mode, in seconds.
+quality against the LP bound along the front and per mode, the fastest plan's makespan with
+insertion over without, and the seconds each took.
 
     python benchmarks/bench_placement.py              # full run -> results/placement.json
     python benchmarks/bench_placement.py --quick      # smoke run (two small DAGs) -> results/placement_quick.json
@@ -65,6 +66,7 @@ from daskcollab.placement import (  # noqa: E402
     start_local_pools,
 )
 from daskcollab.placement._emulate import emulated_graph, scale_work, task_specs, wfcommons_dag  # noqa: E402
+from daskcollab.placement._heft import _EFT, _Graph, _schedule  # noqa: E402
 
 POOLS = [
     Pool("cpu-spot", price_per_hour=0.10, speed=1.0, workers=4),
@@ -133,6 +135,7 @@ def _summary(runs: list[dict]) -> dict:
         out["planned"] = planned[0]
         out["follows_plan"] = median([r["makespan_s"] / r["planned"]["makespan_s"] for r in runs if r.get("planned")])
         out["plugin_us_per_task"] = median([r["plugin_us_per_task"] for r in runs])
+        out["plugin_cost"] = median([r["plugin_cost"] for r in runs])
         out["task_overhead_planned_s"] = runs[-1]["task_overhead_planned_s"]
     return out
 
@@ -290,6 +293,9 @@ def simulate_shape(recipe: str, ntasks: int, target_lb: float) -> dict:
         b = bound(p.makespan)
         modes[key] = {"makespan_s": p.makespan, "slr": p.makespan / lb.makespan, "cost": p.cost,
                       "lp_bound_at_makespan": b, "cost_vs_bound": p.cost / b if b > 0 else math.nan}
+    g = _Graph(specs, POOLS, ov)  # the fastest plan with and without insertion into idle gaps
+    modes["fastest"]["insertion_gain"] = (_schedule(g, _EFT, insert=True).makespan
+                                          / _schedule(g, _EFT, insert=False).makespan)
     modes["cheapest"]["meets_deadline"] = plans["cheapest"].meets_deadline
     modes["cheapest"]["cost_vs_bound_at_deadline"] = plans["cheapest"].cost / bound(deadline)
     points = {}
@@ -317,7 +323,7 @@ def simulate(recipes: list[tuple[str, int]], scales: tuple[float, ...]) -> dict:
     out = {}
     print(f"simulated plans vs the LP bound (task overhead {SIM_TASK_OVERHEAD * 1000:.0f} ms)")
     head = "".join(f"{'front@' + format(f, 'g') + 'x':>12}" for f in SIM_POINTS)
-    print(f"  {'shape':<22}{'fastest SLR':>12}{head}{'cheapest':>10}{'balanced':>10}{'front_s':>9}{'lp_s':>7}")
+    print(f"  {'shape':<22}{'fastest SLR':>12}{'x no-ins':>9}{head}{'cheapest':>10}{'balanced':>10}{'front_s':>9}{'lp_s':>7}")
     for recipe, ntasks in recipes:
         for scale in scales:
             row = simulate_shape(recipe, ntasks, scale)
@@ -325,7 +331,8 @@ def simulate(recipes: list[tuple[str, int]], scales: tuple[float, ...]) -> dict:
             cells = "".join(f"{v['cost_vs_bound']:>12.3f}" if v["cost_vs_bound"] is not None else f"{'-':>12}"
                             for v in row["front_points"].values())
             m = row["modes"]
-            print(f"  {recipe + '@' + format(scale, 'g') + 's':<22}{m['fastest']['slr']:>12.3f}{cells}"
+            print(f"  {recipe + '@' + format(scale, 'g') + 's':<22}{m['fastest']['slr']:>12.3f}"
+                  f"{m['fastest']['insertion_gain']:>9.3f}{cells}"
                   f"{m['cheapest']['cost_vs_bound_at_deadline']:>10.3f}{m['balanced']['cost_vs_bound']:>10.3f}"
                   f"{row['seconds']['front']:>9.2f}{row['seconds']['lp_bound']:>7.2f}")
     checks = [c for row in out.values() for c in row["checks"].values()]
