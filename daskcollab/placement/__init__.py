@@ -3,7 +3,10 @@
 Pure policy (no Dask): :class:`Pool`, :class:`TaskSpec`, :class:`Mode`, :class:`Objective`,
 :func:`plan` (task level), :func:`plan_run` (one plan per workflow run: :class:`RunSpec` ->
 :class:`RunPlan`), :func:`feasibility` (the one rule: can a request run now, later, never),
-:func:`lower_bounds`, :class:`CostModel`, :class:`Ledger`, :func:`plan_report`.
+:func:`lower_bounds`, :class:`CostModel`, :class:`Ledger`, :func:`plan_report`; the cost/makespan
+front :func:`pareto_front`, :func:`choose` (a plan from it by deadline, budget or weight),
+:func:`front_table`, :func:`front_bounds`; :func:`cost_lower_bound` (an LP lower bound on the cost
+within a makespan; scipy, imported when called).
 Thin Dask glue: :class:`PlacementPlugin` (a ``SchedulerPlugin``).
 Deployment (preloads, local pools, Kubernetes, pool scaling) lives in :mod:`daskcollab.deploy`.
 
@@ -17,8 +20,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from daskcollab.placement._bounds import cost_lower_bound
 from daskcollab.placement._cost_model import CostModel, EstimateSource, StageEstimate
 from daskcollab.placement._feasibility import Feasibility, Verdict, can_run, feasibility, unplaceable_message
+from daskcollab.placement._front import choose, front_bounds, front_table, pareto_front
 from daskcollab.placement._ledger import Decision, Ledger, RunLedger
 from daskcollab.placement._planning import (
     Assignment,
@@ -79,6 +84,11 @@ __all__ = [
     "TaskSpec",
     "Verdict",
     "can_run",
+    "choose",
+    "cost_lower_bound",
+    "front_bounds",
+    "front_table",
+    "pareto_front",
     "eligible_pools",
     "feasibility",
     "lower_bounds",

@@ -20,7 +20,7 @@ from daskcollab._errors import DaskCollabError, stage_message
 from daskcollab.placement._planning import TaskSpec
 from daskcollab.placement._pools import METADATA_KEY
 
-RECIPES = ("montage", "epigenomics", "cycles", "seismology", "blast", "bwa", "genome", "soykb", "srasearch")
+RECIPES = ("montage", "epigenomics", "cycles", "seismology", "blast", "bwa", "genome", "soykb", "srasearch", "rnaseq")
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from daskcollab._errors import stage_message
-from daskcollab.placement._planning import Pool
+from daskcollab.placement._spec import Pool, can_run
 
 #: Prefix of the names :func:`unpooled_workers` gives plain workers.
 UNPOOLED = "(unpooled"
@@ -38,21 +38,6 @@ class Feasibility:
     verdict: Verdict
     pools: tuple[str, ...] = ()  # the pools that can run it (live ones for NOW, declared for LATER)
     missing: Mapping[str, float] = field(default_factory=dict)  # what no pool offers (NEVER)
-
-
-def can_run(resources: Mapping[str, float], pool: str | None, candidate: Pool) -> bool:
-    """Whether ``candidate`` can run a request (its pin, if any, and every resource on one worker).
-
-    Examples
-    --------
-    >>> can_run({"GPU": 1}, None, Pool("gpu", 2.5, resources={"GPU": 1}))
-    True
-    >>> can_run({}, "cpu-spot", Pool("gpu", 2.5, resources={"GPU": 1}))
-    False
-    """
-    if pool is not None and candidate.name != pool:
-        return False
-    return all(float(candidate.resources.get(r, 0.0)) >= float(q) for r, q in resources.items())
 
 
 def feasibility(

@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-import random
-
 import pytest
+from _shapes import check_valid, random_dag
 
 from daskcollab._errors import UnplaceableError, WorkflowError
+from daskcollab.placement._heft import _EFT, _FIXED, _Graph, _schedule
 from daskcollab.placement._planning import (
     DEFAULT_TRADEOFF,
     Mode,
     Objective,
     Pool,
     TaskSpec,
-    _EFT,
-    _FIXED,
-    _Graph,
-    _reclaim,
-    _schedule,
     eligible_pools,
     lower_bounds,
     plan,
     unplaceable,
 )
+from daskcollab.placement._search import _reclaim
 
 # spot: $0.0001 per worker-second, speed 1, 2 workers; fast: $0.0004 per worker-second, speed 2, 1 worker
 SPOT = Pool("spot", 0.36, 1.0, 2)
@@ -38,33 +34,6 @@ def chain() -> list[TaskSpec]:
 def fork_join() -> list[TaskSpec]:
     mids = [TaskSpec(f"m{i}", 8.0, ("r",)) for i in range(4)]
     return [TaskSpec("r", 2.0), *mids, TaskSpec("j", 2.0, tuple(m.key for m in mids))]
-
-
-def random_dag(n: int, seed: int) -> list[TaskSpec]:
-    rng = random.Random(seed)
-    return [
-        TaskSpec(i, rng.uniform(1.0, 20.0), tuple(sorted({rng.randrange(i) for _ in range(rng.randint(0, 3))})) if i else ())
-        for i in range(n)
-    ]
-
-
-def check_valid(tasks: list[TaskSpec], pools: list[Pool], p) -> None:
-    by_name = {q.name: q for q in pools}
-    for t in tasks:
-        a = p.assignments[t.key]
-        assert a.finish - a.start == pytest.approx(t.work / by_name[a.pool].speed)
-        assert by_name[a.pool] in eligible_pools(t, pools)
-        for d in t.dependencies:
-            assert p.assignments[d].finish <= a.start + 1e-9
-    slots: dict = {}
-    for a in p.assignments.values():
-        slots.setdefault((a.pool, a.worker), []).append((a.start, a.finish))
-    for (pool, worker), spans in slots.items():
-        assert 0 <= worker < by_name[pool].workers
-        spans.sort()
-        assert all(f <= s2 + 1e-9 for (_, f), (s2, _) in zip(spans, spans[1:]))
-    assert p.makespan == pytest.approx(max((a.finish for a in p.assignments.values()), default=0.0))
-    assert p.cost == pytest.approx(sum(p.cost_by_pool.values()))
 
 
 def test_chain_hand_checked():

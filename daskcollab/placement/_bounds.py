@@ -1,0 +1,191 @@
+"""A linear-programming lower bound on the cost of any placement that finishes within a makespan.
+
+Pure (no Dask); solved with ``scipy.optimize.linprog`` (HiGHS). The relaxation lets a task be
+split across pools: ``x[i, j]`` is the share of task ``i`` run on pool ``j`` (its eligible pools
+only), and the task then holds a worker for ``sum_j x[i, j] * (work_i / speed_j + overhead)``.
+Minimise ``sum x[i, j] * work_i * price_j / speed_j / 3600`` subject to
+
+* every task placed whole: ``sum_j x[i, j] = 1``;
+* precedence: a task begins (``b_i``) after its dependencies end, and every task ends by the
+  makespan ``T``;
+* windows: a task runs between its earliest begin (its longest path from the sources at the
+  fastest speeds) and its latest end (``T`` minus its longest path to the sinks at the fastest
+  speeds), so a pool on which it cannot fit in there gets no share of it;
+* capacity: the worker-seconds given to pool ``j`` fit its ``workers * T``, and also inside
+  windows: tasks that must end by ``tau`` fit ``workers * tau`` of each pool, and tasks that
+  cannot begin before ``tau`` fit ``workers * (T - tau)`` (energetic reasoning; a task only
+  partly inside counts for the part that must be inside); the ancestors of a task fit each pool
+  before it begins and its descendants after it ends (for the serial tasks and a spread of
+  others, in plans up to :data:`._heft.CLOSURE_UP_TO` tasks).
+
+Every schedule that finishes within ``T`` gives a feasible point of the relaxation (shares 0/1,
+its begin times), so the optimum is a lower bound on its cost. It is exact when the optimum of
+the relaxation is integral, as when ``T`` leaves room for every task on its cheapest pool, or
+for interchangeable tasks whose split across pools is whole.
+
+>>> from daskcollab.placement import Pool, TaskSpec
+>>> pools = [Pool("spot", 0.36, 1.0, 2), Pool("fast", 1.44, 2.0, 1)]
+>>> tasks = [TaskSpec(f"t{i}", 1.0) for i in range(40)]   # 40 unit tasks
+>>> round(cost_lower_bound(tasks, pools, 16.0), 6)        # spot does 32 units, fast the other 8
+0.0048
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from daskcollab.placement._heft import _Graph
+from daskcollab.placement._spec import Pool, TaskSpec
+
+#: Window limits used for the interval capacity rows (quantiles of the tasks' windows).
+WINDOWS = 16
+#: Tasks (besides the serial ones) whose ancestors and descendants get capacity rows.
+CUTS = 32
+
+
+def cost_lower_bound(
+    tasks: Sequence[TaskSpec], pools: Sequence[Pool], makespan: float, *, task_overhead: float = 0.0
+) -> float:
+    """The least cost ($) any placement of ``tasks`` on ``pools`` can reach within ``makespan`` s.
+
+    Returns ``math.inf`` when no placement can finish within ``makespan`` (the relaxation is
+    infeasible: below the critical path at the fastest speeds, or beyond the pools' capacity).
+    ``task_overhead`` is the per-task time a worker is held besides the work (see
+    :func:`~daskcollab.placement.plan`); it is not charged. Raises like :func:`plan` on tasks no
+    pool can run, cycles or duplicate keys. Several hundred tasks take milliseconds.
+    """
+    g = _Graph(list(tasks), list(pools), task_overhead)
+    return _relax(g, float(makespan))[0]
+
+
+def _relax(g: _Graph, T: float) -> tuple[float, list[list[tuple[int, float]]]]:
+    """The relaxation's optimum within ``T`` and each task's shares ``[(pool index, share), ...]``."""
+    import numpy as np
+    from scipy.optimize import linprog
+    from scipy.sparse import coo_matrix
+
+    n = g.n
+    if n == 0:
+        return 0.0, []
+    ov = g.overhead
+    # earliest begin / latest end of each task's worker time, at the fastest speeds
+    hold_fast = [g.work[i] / g.fast[g.sig[i]] + ov for i in range(n)]
+    early = [g.top[i] - hold_fast[i] for i in range(n)]
+    late = [T - g.rest[i] for i in range(n)]
+    if any(early[i] + hold_fast[i] > late[i] * (1 + 1e-9) + 1e-12 for i in range(n)):
+        return math.inf, []
+    # variables: x (one per eligible (task, pool)), then b (one per task)
+    xi: list[int] = []
+    xj: list[int] = []
+    hold: list[float] = []
+    price: list[float] = []
+    for i in range(n):
+        for j, sp in g.opts[g.sig[i]]:
+            xi.append(i)
+            xj.append(j)
+            hold.append(g.work[i] / sp + ov)
+            price.append(g.work[i] * g.pools[j].price_per_hour / sp / 3600.0)
+    nx = len(xi)
+    by_task: list[list[int]] = [[] for _ in range(n)]
+    for v, i in enumerate(xi):
+        by_task[i].append(v)
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    rhs: list[float] = []
+
+    def row(entries: list[tuple[int, float]], bound: float) -> None:
+        r = len(rhs)
+        for c, v in entries:
+            rows.append(r)
+            cols.append(c)
+            vals.append(v)
+        rhs.append(bound)
+
+    for i in range(n):  # precedence: b_i + hold_i <= b_c, and b_i + hold_i <= T for sinks
+        held = [(v, hold[v]) for v in by_task[i]]
+        for c in g.children[i]:
+            row(held + [(nx + i, 1.0), (nx + c, -1.0)], 0.0)
+        if not g.children[i]:
+            row(held + [(nx + i, 1.0)], T)
+    npools = len(g.pools)
+    workers = [max(int(p.workers), 1) for p in g.pools]
+    for j in range(npools):  # whole-run capacity of each pool
+        row([(v, hold[v]) for v in range(nx) if xj[v] == j], workers[j] * T)
+    # a task ending by late_i holds at least hold - (late_i - tau) of its time before tau; one
+    # beginning at early_i or later holds at least hold - (tau - early_i) after tau
+    for tau in _window_limits(late, WINDOWS):
+        inside = [(v, hold[v] - max(late[xi[v]] - tau, 0.0)) for v in range(nx)]
+        for j in range(npools):
+            part = [(v, h) for v, h in inside if h > 0.0 and xj[v] == j]
+            if part:
+                row(part, workers[j] * tau)
+    for tau in _window_limits(early, WINDOWS):
+        inside = [(v, hold[v] - max(tau - early[xi[v]], 0.0)) for v in range(nx)]
+        for j in range(npools):
+            part = [(v, h) for v, h in inside if h > 0.0 and xj[v] == j]
+            if part:
+                row(part, workers[j] * (T - tau))
+    # everything before task c runs before c begins, everything after it after c ends
+    for c, before, after in _cut_sets(g, CUTS):
+        for j in range(npools):
+            part = [(v, hold[v]) for i in before for v in by_task[i] if xj[v] == j]
+            if part:
+                row(part + [(nx + c, -float(workers[j]))], 0.0)
+            part = [(v, hold[v]) for i in after for v in by_task[i] if xj[v] == j]
+            if part:
+                row(part + [(nx + c, float(workers[j]))] + [(v, workers[j] * hold[v]) for v in by_task[c]], workers[j] * T)
+    a_ub = coo_matrix((vals, (rows, cols)), shape=(len(rhs), nx + n)).tocsr()
+    a_eq = coo_matrix(([1.0] * nx, (xi, list(range(nx)))), shape=(n, nx + n)).tocsr()
+    # a pool on which the task cannot fit between its earliest begin and latest end is out
+    fit = [1.0 if hold[v] <= (late[xi[v]] - early[xi[v]]) * (1 + 1e-9) + 1e-12 else 0.0 for v in range(nx)]
+    bounds = [(0.0, f) for f in fit] + [(early[i], max(early[i], late[i] - hold_fast[i])) for i in range(n)]
+    cost = np.concatenate([np.asarray(price), np.zeros(n)])
+    res = linprog(cost, A_ub=a_ub, b_ub=np.asarray(rhs), A_eq=a_eq, b_eq=np.ones(n), bounds=bounds, method="highs")
+    if res.status == 2:  # infeasible
+        return math.inf, []
+    if res.status != 0:  # pragma: no cover - HiGHS gives up only on numerical trouble
+        raise RuntimeError(f"cost lower bound: the LP solver stopped with status {res.status}: {res.message}")
+    shares: list[list[tuple[int, float]]] = [[] for _ in range(n)]
+    for v in range(nx):
+        if res.x[v] > 1e-9:
+            shares[xi[v]].append((xj[v], float(res.x[v])))
+    return max(float(res.fun), 0.0), shares
+
+
+def _cut_sets(g: _Graph, k: int) -> list[tuple[int, list[int], list[int]]]:
+    """``(task, its ancestors, its descendants)`` for the serial tasks and up to ``k`` more.
+
+    The others are spread over the tasks ordered by how many ancestors (then descendants) they
+    have. Plans above :data:`._heft.CLOSURE_UP_TO` tasks get none.
+    """
+    closure = g.closure()
+    if closure is None or g.n == 0:
+        return []
+    anc, desc = closure
+    n = g.n
+    na = [a.bit_count() for a in anc]
+    nd = [d.bit_count() for d in desc]
+    serial = g.serial()
+    chosen = {i for i in range(n) if serial[i]}
+    for size in (na, nd):
+        ranked = sorted((i for i in range(n) if size[i] > 0), key=lambda i: (size[i], i))
+        if ranked:
+            chosen.update(ranked[round(m * (len(ranked) - 1) / max(k // 2 - 1, 1))] for m in range(k // 2))
+
+    def members(mask: int) -> list[int]:
+        return [i for i, bit in enumerate(reversed(bin(mask)[2:])) if bit == "1"]
+
+    return [(c, members(anc[c]), members(desc[c])) for c in sorted(chosen) if na[c] or nd[c]]
+
+
+def _window_limits(values: Sequence[float], k: int) -> list[float]:
+    """Up to ``k`` distinct values spread over the sorted ``values`` (positive ones only)."""
+    vs = sorted({v for v in values if v > 0.0})
+    if len(vs) <= k:
+        return vs
+    return sorted({vs[round(m * (len(vs) - 1) / (k - 1))] for m in range(k)})
+
+
+__all__ = ["cost_lower_bound"]
