@@ -40,9 +40,10 @@ class IncrementalModel(_ModelStage):
         if not isinstance(self.passes, int) or isinstance(self.passes, bool) or self.passes < 1:
             self._fail("passes", "a positive integer", self.passes, "passes=3")
 
-    def _train(self, ctx, X, y, task):
+    def _train(self, ctx, X, y, task, n_classes):
+        classes = tuple(range(max(n_classes, 2)))
         return train_incremental(X, y, task=task, estimator=self.estimator, params=self.params, passes=self.passes,
-                                 client=ctx.client, stage=self.name)
+                                 classes=classes, client=ctx.client, stage=self.name)
 
 
 @dataclass(eq=False)
@@ -66,7 +67,7 @@ class PostFitModel(_ModelStage):
         super().validate()
         make_estimator(POSTFIT_ESTIMATORS, self.estimator, self.params, self.task, self.name)
 
-    def _train(self, ctx, X, y, task):
+    def _train(self, ctx, X, y, task, n_classes):
         return train_postfit(X, y, task=task, estimator=self.estimator, params=self.params, client=ctx.client,
                              stage=self.name)
 
@@ -97,6 +98,6 @@ class SearchModel(_ModelStage):
         check_search(task=self.task, estimator=self.estimator, grid=self.grid, method=self.method, n_iter=self.n_iter,
                      cv=self.cv, stage=self.name)
 
-    def _train(self, ctx, X, y, task):
+    def _train(self, ctx, X, y, task, n_classes):
         return search(X, y, task=task, estimator=self.estimator, grid=self.grid, method=self.method,
-                      n_iter=self.n_iter, cv=self.cv, client=ctx.client, stage=self.name)
+                      n_iter=self.n_iter, cv=self.cv, client=ctx.client, stage=self.name, n_classes=n_classes)
