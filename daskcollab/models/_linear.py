@@ -36,7 +36,7 @@ from distributed import Client
 
 from daskcollab._errors import DataError, stage_message
 from daskcollab.models._fitted import Task
-from daskcollab.models._memory import LOCAL_FIT_PEAK_FACTOR, fits_in_one_worker
+from daskcollab.models._memory import LOCAL_FIT_PEAK_FACTOR, worker_headroom
 
 logger = logging.getLogger("daskcollab")
 
@@ -153,21 +153,40 @@ def _ridge(Z: np.ndarray, y: np.ndarray, C: float) -> np.ndarray:
 
 
 # ---- who fits ------------------------------------------------------------------------------
-def choose_linear_solver(client: Client | None, X: da.Array, requested: LinearSolver | str, stage: str) -> LinearSolver:
-    """``scikit-learn`` when the training rows fit one worker (``auto``), else ``dask-ml``.
+def linear_solver_for(nbytes: float, headroom: list[float], requested: LinearSolver | str = LinearSolver.AUTO,
+                      stage: str = "linear", rows: int | None = None) -> LinearSolver:
+    """The switch rule (pure): ``scikit-learn`` when ``LOCAL_FIT_PEAK_FACTOR * nbytes`` fits in the
+    tightest of the workers' ``headroom`` (bytes each), else ``dask-ml``; ``requested`` forces one.
 
-    Raises :class:`DataError` when ``scikit-learn`` is forced but the rows do not fit.
+    Raises
+    ------
+    DataError
+        ``scikit-learn`` forced but the rows do not fit one worker.
+
+    Examples
+    --------
+    >>> linear_solver_for(100e6, [4e9, 3e9]).value
+    'scikit-learn'
+    >>> linear_solver_for(1e9, [4e9, 3e9]).value
+    'dask-ml'
     """
     requested = LinearSolver(requested)
-    fits = fits_in_one_worker(client, X.nbytes, peak_factor=LOCAL_FIT_PEAK_FACTOR) if client is not None else True
+    fits = bool(headroom) and LOCAL_FIT_PEAK_FACTOR * nbytes <= min(headroom)
     if requested is LinearSolver.SCIKIT_LEARN and not fits:
+        what = f"the {rows:,} training rows" if rows is not None else "the training rows"
         raise DataError(stage_message(
-            stage, "solver", f"the {sum(X.chunks[0]):,} training rows ({X.nbytes / 2**30:.2f} GiB) do not fit in one "
-                             f"worker's memory headroom for a scikit-learn fit (about {LOCAL_FIT_PEAK_FACTOR:g}x their "
-                             "size is needed)", 'solver="auto" (dask-ml across the cluster) or max_train_rows=N'))
+            stage, "solver", f"{what} ({nbytes / 2**30:.2f} GiB) do not fit in one worker's memory headroom for a "
+                             f"scikit-learn fit (about {LOCAL_FIT_PEAK_FACTOR:g}x their size is needed, the tightest "
+                             f"worker has {min(headroom, default=0) / 2**30:.2f} GiB)",
+            'solver="auto" (dask-ml across the cluster) or max_train_rows=N'))
     if requested is LinearSolver.AUTO:
         return LinearSolver.SCIKIT_LEARN if fits else LinearSolver.DASK_ML
     return requested
+
+
+def choose_linear_solver(client: Client, X: da.Array, requested: LinearSolver | str, stage: str) -> LinearSolver:
+    """:func:`linear_solver_for` with the training rows ``X`` and the workers of ``client``."""
+    return linear_solver_for(X.nbytes, worker_headroom(client), requested, stage, rows=sum(X.chunks[0]))
 
 
 def train_linear(

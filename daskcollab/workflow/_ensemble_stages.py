@@ -228,12 +228,12 @@ def out_of_fold_predictions(stage: Blend, ctx: StageContext, inputs: Sequence[Pr
     seeded); each base model stage is refitted once per fold, with its own trainer, on the rows
     of the other folds, and predicts the fold's rows. Dealing rows within chunks (rather than
     whole chunks) keeps every fold representative when the store is in time order. A model's
-    column is computed once per run and fold count (kept on its :class:`Predictions`), so
-    blends of the same models share it.
+    column is computed once per run, fold count and ``local_fold_fraction`` (kept on its
+    :class:`Predictions`), so blends of the same models share it.
     """
     columns = []
     for model, out in zip(stage.models, inputs):
-        key = ("out_of_fold", stage.folds, 0)
+        key = ("out_of_fold", stage.folds, 0, stage.local_fold_fraction)
         with _OOF_LOCK:
             if key not in out.cache:
                 out.cache[key] = _out_of_fold_column(stage, ctx, model, out)
