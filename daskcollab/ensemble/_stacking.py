@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.linear_model import LogisticRegression, RidgeCV
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from daskcollab._errors import WorkflowError
@@ -20,6 +20,8 @@ from daskcollab.models._fitted import Task
 #: few coefficients are settled long before, and the guard's comparison stays honest.
 CV_MAX_ROWS = 100_000
 DEFAULT_CS = (0.01, 0.1, 1.0, 10.0)
+#: Penalties the default regression meta-learner chooses from (leave-one-out, ``RidgeCV``).
+RIDGE_ALPHAS = (1e-3, 1e-2, 0.1, 1.0, 10.0, 100.0)
 
 
 class Stacking(_Blender):
@@ -31,8 +33,9 @@ class Stacking(_Blender):
 
     The default meta-learner is a logistic regression on the **logits** of the base
     probabilities (classification) whose ``C`` is chosen from ``Cs`` by ``cv``-fold
-    cross-validated log-loss on the fitting rows, or non-negative least squares with an
-    intercept (regression). **Guard** (``guard=True``): the meta-learner's cross-validated
+    cross-validated log-loss on the fitting rows, or a ridge regression with an intercept whose
+    penalty is chosen by leave-one-out error (regression, ``RidgeCV``; weights may be negative:
+    a member's errors can cancel another's). **Guard** (``guard=True``): the meta-learner's cross-validated
     loss (log-loss, or squared error) is compared with the best single member's loss on the
     same rows (out-of-fold predictions are honest already); if the meta-learner loses, the
     blend falls back to that member alone (``fallback_``). So stacking does not worsen
@@ -144,7 +147,7 @@ class Stacking(_Blender):
         elif self._classification():
             est = LogisticRegression(max_iter=1000)
         else:
-            est = LinearRegression(positive=True)
+            est = RidgeCV(alphas=RIDGE_ALPHAS)
         if self._classification() and not hasattr(est, "predict_proba"):
             raise WorkflowError(blender_message(
                 self, "fit", f"expected a final_estimator with predict_proba for classification, got {est!r}",

@@ -138,7 +138,7 @@ def _logistic(Z: np.ndarray, y: np.ndarray, C: float, max_iter: int) -> np.ndarr
         return beta
     # scikit-learn scales the loss by 1/n, so its gradient tolerance is looser than dask-glm's
     # (pgtol on the summed loss); a small tol and enough iterations reach the same minimiser
-    model = LogisticRegression(C=C, fit_intercept=False, tol=1e-8, max_iter=max(max_iter, 1000))
+    model = LogisticRegression(C=C, fit_intercept=False, tol=1e-6, max_iter=max(max_iter, 1000))
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=UserWarning)  # ConvergenceWarning at max_iter
         model.fit(Z, y)

@@ -66,7 +66,7 @@ class Blend(Stage):
         Equal-weight average of probabilities / majority vote (classification only).
     ``stacking``
         A meta-learner: logistic regression on the logits, ``C`` chosen by cross-validated
-        log-loss; non-negative least squares for regression. If its cross-validated loss is
+        log-loss; ridge regression (penalty by leave-one-out) for regression. If its cross-validated loss is
         worse than the best member's, the blend is that member (see :class:`Stacking`).
     ``ensemble_selection``
         Caruana's greedy selection with replacement from a sorted initialisation,
@@ -231,17 +231,19 @@ def out_of_fold_predictions(stage: Blend, ctx: StageContext, inputs: Sequence[Pr
     column is computed once per run, fold count and ``local_fold_fraction`` (kept on its
     :class:`Predictions`), so blends of the same models share it.
     """
-    columns = []
-    for model, out in zip(stage.models, inputs):
-        key = ("out_of_fold", stage.folds, 0, stage.local_fold_fraction)
-        with _OOF_LOCK:
-            if key not in out.cache:
-                out.cache[key] = _out_of_fold_column(stage, ctx, model, out)
-        columns.append(out.cache[key])
-    return stack_predictions(columns)
+    key = ("out_of_fold", stage.folds, 0, stage.local_fold_fraction)
+    with _OOF_LOCK:
+        missing = [(model, out) for model, out in zip(stage.models, inputs) if key not in out.cache]
+        # every model's side-by-side fold fits are submitted before any is waited for, so the
+        # workers stay busy across models (one model's last fold beside the next model's first)
+        lazy = [_out_of_fold_column(stage, ctx, model, out) for model, out in missing]
+        for (_, out), column in zip(missing, ctx.persist(*lazy) if lazy else ()):
+            out.cache[key] = column
+    return stack_predictions([out.cache[key] for out in inputs])
 
 
 def _out_of_fold_column(stage: Blend, ctx: StageContext, model, out: Predictions) -> da.Array:
+    """One model's out-of-fold column, lazy (side-by-side fold fits already submitted)."""
     plan = out.data.split
     y_train = select_rows(out.data.y, plan, Part.TRAIN)
     folds = RowFolds(stage.folds, seed=0, chunks=y_train.chunks[0])
@@ -262,11 +264,8 @@ def _out_of_fold_column(stage: Blend, ctx: StageContext, model, out: Predictions
             held_out.append(model._fit(ctx, X_fit, y_fit, out.task, n_classes).predict(X_new))
     if side_by_side:
         # run the K fits now, side by side; merge from their results (never refit per chunk)
-        column = merge_fold_vectors(folds, ctx.client.compute(held_out), out.predictions.shape[1:])
-    else:
-        column = merge_folds(folds, held_out)
-    (column,) = ctx.persist(column)
-    return column
+        return merge_fold_vectors(folds, ctx.client.compute(held_out), out.predictions.shape[1:])
+    return merge_folds(folds, held_out)
 
 
 def _check_aligned(stage: Stage, inputs: Sequence[Predictions]) -> Predictions:
