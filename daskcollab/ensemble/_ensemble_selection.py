@@ -39,15 +39,8 @@ class EnsembleSelection(WeightedAverage):
     ----------
     weights_ : ndarray of shape (n_models,)
         Non-negative, summing to one (multiples of ``1 / ensemble_size`` without bagging).
-    n_models_ : int
-    classes_ : ndarray of shape (n_classes,)
-        Classification only.
-    n_features_in_ : int
-
-    Notes
-    -----
-    ``fit`` gathers dask inputs (n_rows x n_columns floats); prediction stays lazy and
-    chunk-wise on dask input.
+    n_models_, classes_, n_features_in_
+        As :class:`WeightedAverage` (which also describes fitting and prediction on dask input).
 
     Examples
     --------
