@@ -17,7 +17,8 @@ from daskcollab.workflow._model_stages import _ModelStage
 class IncrementalModel(_ModelStage):
     """A ``partial_fit`` estimator trained block by block with dask-ml's ``Incremental``.
 
-    Never needs the training rows in one place. ``estimator``: ``"sgd"`` (logistic / squared
+    Never needs the training rows in one place. Classification ``partial_fit`` sees every class
+    ``0 .. k-1`` up front; with k > 2 classes it predicts (n, k) probabilities. ``estimator``: ``"sgd"`` (logistic / squared
     loss), ``"passive_aggressive"`` (scikit-learn's SGD equivalent; classification predicts the
     logistic of its decision function, an uncalibrated score), ``"naive_bayes"`` (classification).
     Scale features first (``Standardize``) for the linear ones.
@@ -80,8 +81,9 @@ class SearchModel(_ModelStage):
     ``grid`` maps parameter names to candidate lists. Candidates are fitted as Dask tasks on
     the (sampled, ``max_train_rows``, default 100,000) training rows. dask-ml's incremental
     searches (Hyperband, SuccessiveHalving) fail on this Dask version (dask-ml#1016) and are
-    not offered. Scoring: ROC AUC (classification) or negative RMSE (regression). Parameter
-    names in ``grid`` are checked when the workflow is built.
+    not offered. Scoring: ROC AUC (classification; one-vs-rest ``roc_auc_ovr`` for k > 2
+    classes) or negative RMSE (regression). Parameter names in ``grid`` are checked when the
+    workflow is built.
     """
 
     estimator: str = "random_forest"
