@@ -213,8 +213,14 @@ def memory_run(args, store: str, work: str, feature_bytes: int, per_worker: int,
     def run_workflow():
         wf = workflow(store, os.path.join(work, "memory-pred.zarr"), args.memory_rounds, args.memory_max_iter,
                       max_train_rows)
-        compiled = wf.compile()  # run stage by stage to know how far it got if it fails
-        outputs.update(compiled.run(client, on_stage_done=lambda step, out, s: stages.update({step.stage.name: s})))
+        from daskcollab.runtime._executor import StageState, execute
+
+        def done(run, state):  # stage by stage, to know how far it got if it fails
+            if state is StageState.DONE:
+                stages[run.name] = run.seconds
+                outputs[run.name] = run.output
+
+        execute(wf.compile(), client, run_id=f"scale-{label}", concurrency=1, on_change=done)
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                       memory_limit=per_worker) as cluster, Client(cluster) as client:

@@ -25,13 +25,14 @@ from daskcollab._result import RunResult
 from daskcollab.runtime._runner import local_cluster, run
 from daskcollab.compile import CompiledStage, CompiledWorkflow
 from daskcollab.data import BUILDERS, ChunkSplit, Dataset, RowSplit, write_zarr_dataset
-from daskcollab.models import Task
-from daskcollab.ensemble import Stacking, Voting, WeightedAverage
+from daskcollab.models import LinearSolver, Task
+from daskcollab.ensemble import EnsembleSelection, Stacking, Voting, WeightedAverage
 from daskcollab.models._files import load_model, save_model
 from daskcollab.workflow import (
     Blend,
     BlendMethod,
     Evaluate,
+    FitRows,
     IncrementalModel,
     LinearModel,
     ModelSink,
@@ -63,9 +64,12 @@ __all__ = [
     "DaskCollabError",
     "DataError",
     "Dataset",
+    "EnsembleSelection",
     "Evaluate",
+    "FitRows",
     "IncrementalModel",
     "LinearModel",
+    "LinearSolver",
     "ModelSink",
     "PostFitModel",
     "Predictions",

@@ -89,6 +89,7 @@ class RunResult:
                 [model, *(_fmt(scores.get(n)) for n in names)] for model, scores in self.metrics.items()
             ]
             lines += ["", *_grid(rows)]
+        lines += _gain_lines(self.metrics, self.blends, self.weights)
         for blend, weights in self.weights.items():
             method = self.blends.get(blend, {}).get("method", "weighted_average")
             lines += ["", f"blend {blend!r} ({method}) {_WEIGHT_TITLES.get(method, 'weights')}:"]
@@ -133,7 +134,22 @@ _WEIGHT_TITLES = {
     "soft_voting": "weights (equal)",
     "hard_voting": "weights (equal)",
     "stacking": "meta-learner coefficients (fitted on out-of-fold predictions)",
+    "ensemble_selection": "weights (greedy selection, share of the ensemble's members)",
 }
+
+
+def _gain_lines(metrics, blends, weights) -> list[str]:
+    """Each evaluated blend's gain over its best member (positive = better), one line per blend."""
+    from daskcollab.evaluation import blend_gains
+
+    out = []
+    for blend in blends:
+        members = list(blends[blend].get("models") or weights.get(blend, {}))
+        gains = blend_gains(metrics, members, blend)
+        if gains:
+            parts = [f"{metric} {g.gain:+.4f} (vs {g.best_member} {g.best_value:.4f})" for metric, g in gains.items()]
+            out.append(f"  {blend:<20} " + ", ".join(parts))
+    return ["", "gain over the best member (positive = better):", *out] if out else []
 
 
 def _fmt(value: float | None) -> str:

@@ -35,13 +35,18 @@ def run_quick(script: str, result: str) -> dict:
 @pytest.mark.slow
 def test_predict_throughput_quick():
     data = run_quick("bench_predict_throughput.py", "predict_throughput_quick")
-    assert {"benchmark", "machine", "rows", "times_s", "rows_per_s", "ratio", "paired_ratios", "target", "met",
-            "naive_ratio", "numpy_blend_ratio", "auc_test", "store_check", "command"} <= data.keys()
-    assert data["quick"] is True and data["rows"] == 200_000 and data["target"] == 0.5
-    assert {"daskcollab", "baseline", "naive", "numpy_blend"} <= data["rows_per_s"].keys()
+    assert {"benchmark", "machine", "checks", "rows", "times_s", "rows_per_s", "paired_ratios", "target",
+            "vs_one_booster", "auc_test", "store_check", "command"} <= data.keys()
+    assert data["quick"] is True and data["rows"] == 200_000 and data["target"] == 0.9
+    assert set(data["checks"]) == {"stacking_vs_numpy_blend", "ensemble_selection_vs_numpy_blend"}
+    for check in data["checks"].values():
+        assert set(check) == {"ratio", "target", "met"} and check["met"] == (check["ratio"] >= 0.9)
+    assert {"daskcollab_stacking", "numpy_stacking", "daskcollab_ensemble_selection", "baseline",
+            "naive"} <= data["rows_per_s"].keys()
     assert all(v > 0 for v in data["rows_per_s"].values())
-    assert data["store_check"] == {"complete": True, "chunks": [25_000], "rows": 200_000, "nan": 0}
-    assert data["auc_test"]["blend"] > 0.7
+    for blend in ("stacking", "ensemble_selection"):
+        assert data["store_check"][blend] == {"complete": True, "chunks": [25_000], "rows": 200_000, "nan": 0}
+        assert data["auc_test"][blend] > 0.7
 
 
 @pytest.mark.slow

@@ -88,10 +88,18 @@ def test_unplaceable_resource_fails_fast_naming_stage_and_resource(client, clf_s
         dc.run(dc.Workflow("w", [xgb]), client, progress=False)
 
 
-def test_labels_must_be_binary_for_classification(client, reg_store):
+def test_labels_must_be_class_indices_for_classification(client, reg_store, tmp_path):
     src = dc.ZarrSource(reg_store, name="src")
     wf = dc.Workflow("w", [dc.LinearModel(src, name="lin", task="classification")])
-    with pytest.raises(DataError, match=r"stage 'lin', field 'labels': binary classification needs labels 0 and 1"):
+    with pytest.raises(DataError, match=r"stage 'lin', field 'labels': classification needs integer labels 0 \.\. k-1 "
+                                        r"\(k >= 2, every class present\), got values that are not integers in "
+                                        r"\[0, 1000\)\. Fix: encode the target as 0/1"):
+        dc.run(wf, client, progress=False)
+    y = np.repeat([0, 1, 3], 200).astype("float32")  # class 2 is missing
+    store = dc.write_zarr_dataset(tmp_path / "gap.zarr", np.random.default_rng(0).normal(size=(600, 3)), y,
+                                  chunk_rows=200)
+    wf = dc.Workflow("w", [dc.XGBoostModel(dc.ZarrSource(store, name="src"), name="xgb", rounds=2)])
+    with pytest.raises(DataError, match=r"stage 'xgb', field 'labels': .*got the values \[0, 1, 3\]"):
         dc.run(wf, client, progress=False)
 
 

@@ -45,7 +45,7 @@ def test_row_folds_deal_every_chunk_evenly_and_merge_back_exactly(client):
     import dask.array as da
 
     from daskcollab.data import RowFolds, select_fold
-    from daskcollab.workflow._ensemble_stages import _merge_folds
+    from daskcollab.ensemble._out_of_fold import merge_folds
 
     folds = RowFolds(k=4, seed=0, chunks=(100, 37, 250))
     for i, n in enumerate(folds.chunks):
@@ -56,4 +56,4 @@ def test_row_folds_deal_every_chunk_evenly_and_merge_back_exactly(client):
     train0 = select_fold(values, folds, 0, held_out=False).compute()
     assert len(train0) + len(held[0].compute()) == 387
     assert not set(train0) & set(held[0].compute().tolist())
-    np.testing.assert_array_equal(_merge_folds(folds, held).compute(), np.arange(387))
+    np.testing.assert_array_equal(merge_folds(folds, held).compute(), np.arange(387))

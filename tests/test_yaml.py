@@ -117,3 +117,23 @@ def test_every_stage_type_loads_from_yaml(tmp_path):
         "ZarrSource", "Standardize", "IncrementalModel", "PostFitModel", "SearchModel", "XGBoostModel",
         "UpdateModel", "SavedModel", "Blend", "ModelSink", "Evaluate"}
     assert wf["again"].model is wf["xgb"] and wf["tuned"].grid == {"max_depth": [3, 6]}
+
+
+def test_blend_and_linear_fields_of_this_release_load_from_yaml(tmp_path):
+    text = """
+        name: fields
+        stages:
+          - {name: src, type: zarr_source, path: data/x.zarr}
+          - {name: lin, type: linear, data: src, solver: scikit-learn}
+          - {name: xgb, type: xgboost, data: src, rounds: 5}
+          - {name: es, type: blend, models: [xgb, lin], method: ensemble_selection, ensemble_size: 10, bags: 4}
+          - {name: st, type: blend, models: [xgb, lin], method: stacking, fit_rows: validation}
+    """
+    path = tmp_path / "wf.yaml"
+    path.write_text(textwrap.dedent(text))
+    wf = dc.load_workflow(path)
+    assert wf["es"].method == "ensemble_selection" and wf["es"].resolved_fit_rows() is dc.FitRows.OUT_OF_FOLD
+    assert wf["st"].resolved_fit_rows() is dc.FitRows.VALIDATION and wf["lin"].solver == "scikit-learn"
+    path.write_text(textwrap.dedent(text).replace("solver: scikit-learn", "solver: sklearn"))
+    with pytest.raises(dc.WorkflowFileError, match=r"stages\[1\]\.solver \(line 5\): 'sklearn' is not one of"):
+        dc.load_workflow(path)

@@ -21,7 +21,8 @@ class Dataset:
     """Features ``X`` (n, f), labels ``y`` (n,), and the split plan over their row chunks.
 
     ``persisted`` tells whether ``X`` is held in cluster memory or re-read from its source;
-    ``binary_labels`` whether the labels are all 0 or 1, with both present.
+    ``binary_labels`` whether the labels are all 0 or 1, with both present; ``classes`` the
+    distinct label values when every label is an integer in ``[0, MAX_CLASSES)`` (None otherwise).
     """
 
     X: da.Array
@@ -30,6 +31,7 @@ class Dataset:
     feature_names: tuple[str, ...]
     persisted: bool = True
     binary_labels: bool = True
+    classes: tuple[int, ...] | None = (0, 1)
 
     def part(self, part: Part | str) -> tuple[da.Array, da.Array]:
         """Rows of one split part as ``(X, y)``, chunk for chunk (no data is read now)."""
@@ -39,6 +41,10 @@ class Dataset:
     def with_features(self, X: da.Array, feature_names: tuple[str, ...] | None = None) -> Dataset:
         """The same rows, labels and split with new features (e.g. after scaling)."""
         return replace(self, X=X, feature_names=feature_names or self.feature_names)
+
+
+#: Labels with more distinct integer values than this are not summarised as classes.
+MAX_CLASSES = 1_000
 
 
 def describe_chunks(chunks: tuple[int, ...]) -> str:

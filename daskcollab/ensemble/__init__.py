@@ -8,12 +8,15 @@ row chunks preserved); fitting gathers its (validation or out-of-fold) rows to t
 """
 
 from daskcollab.ensemble._blockwise import blend_blocks, stack_predictions
+from daskcollab.ensemble._ensemble_selection import EnsembleSelection
+from daskcollab.ensemble._selection import ensemble_selection_weights
 from daskcollab.ensemble._simplex import Loss, chunk_folds, fit_simplex_weights
 from daskcollab.ensemble._stacking import Stacking
 from daskcollab.ensemble._voting import Voting, VotingMode
 from daskcollab.ensemble._weighted_average import WeightedAverage
 
 __all__ = [
+    "EnsembleSelection",
     "Loss",
     "Stacking",
     "Voting",
@@ -21,6 +24,7 @@ __all__ = [
     "WeightedAverage",
     "blend_blocks",
     "chunk_folds",
+    "ensemble_selection_weights",
     "fit_simplex_weights",
     "stack_predictions",
 ]

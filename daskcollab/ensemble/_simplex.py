@@ -135,12 +135,12 @@ def _squared_error_objective(P: np.ndarray, y: np.ndarray):
     return objective
 
 
-def _as_loss(loss: Loss | str) -> Loss:
+def _as_loss(loss: Loss | str, who: str = "fit_simplex_weights") -> Loss:
     try:
         return Loss(loss)
     except ValueError:
         raise WorkflowError(
-            f"fit_simplex_weights: expected loss in {[m.value for m in Loss]!r}, got {loss!r}. "
+            f"{who}: expected loss in {[m.value for m in Loss]!r}, got {loss!r}. "
             'Fix: loss="log_loss" for classification or loss="squared_error" for regression'
         ) from None
 

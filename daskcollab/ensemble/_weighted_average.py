@@ -55,6 +55,11 @@ class WeightedAverage(_Blender):
             P = P[:, :, 1]
         self.weights_ = fit_simplex_weights(P, y, Loss.LOG_LOSS)
 
+    def _positive_block(self, block: np.ndarray) -> np.ndarray:
+        if len(self.classes_) == 2:  # binary: the positive column of the normalised average, directly
+            return np.clip(block, 0.0, 1.0) @ self.weights_
+        return super()._positive_block(block)
+
     def _proba_block(self, block: np.ndarray) -> np.ndarray:
         return blend_probabilities(model_probabilities(block, len(self.classes_)), self.weights_)
 

@@ -70,7 +70,8 @@ def save_model(fitted: FittedModel | SearchResult | Preprocessor, path: str | os
         meta.update(kind="xgboost", task=fitted.task.value, params=dict(fitted.params))
         payload = lambda folder: booster.save_model(str(folder / "booster.ubj"))  # noqa: E731
     elif isinstance(fitted, LinearFitted):
-        meta.update(kind="linear", task=fitted.task.value, coef=fitted.coef.tolist(), intercept=fitted.intercept)
+        meta.update(kind="linear", task=fitted.task.value, coef=np.asarray(fitted.coef).tolist(),
+                    intercept=np.asarray(fitted.intercept).tolist())
     elif isinstance(fitted, SklearnFitted):
         import skops.io
 
@@ -107,7 +108,9 @@ def load_model(path: str | os.PathLike, client: Client | None = None) -> FittedM
         booster = _load_booster(path / "booster.ubj")
         return XGBoostFitted(task, booster, scatter_estimator(client, booster), meta["params"])
     if meta["kind"] == "linear":
-        return LinearFitted(task, np.asarray(meta["coef"], dtype=np.float64), float(meta["intercept"]), None)
+        intercept = np.asarray(meta["intercept"], dtype=np.float64)
+        return LinearFitted(task, np.asarray(meta["coef"], dtype=np.float64),
+                            float(intercept) if intercept.ndim == 0 else intercept, None)
     estimator = _load_trusted(path / "estimator.skops")
     if not isinstance(meta.get("adapter") or {}, dict):
         _bad_meta(path, "adapter", f"expected a mapping, got {meta['adapter']!r}")

@@ -2,8 +2,8 @@
 
 Stacking refits every base model once per fold. When a fold's training rows are small, one
 task per (model, fold) that trains the same estimator in-process on one worker (xgboost's
-``hist`` booster with ``nthread=1``; scikit-learn's L2 logistic / ridge regression with the
-dask-ml penalty) runs the folds side by side on all workers, instead of one distributed fit
+``hist`` booster with ``nthread=1``; the linear model's dask-ml objective solved by scikit-learn,
+:func:`~daskcollab.models._linear.fit_linear_arrays`) runs the folds side by side on all workers, instead of one distributed fit
 after another, each dominated by scheduling round trips.
 """
 
@@ -25,35 +25,34 @@ class LocalXGBoost:
     task: Task
     params: Mapping[str, Any] = field(default_factory=dict)
     rounds: int = 100
+    n_classes: int = 2
 
     def fit_predict(self, X: np.ndarray, y: np.ndarray, X_new: np.ndarray) -> np.ndarray:
         import xgboost
 
-        objective = "binary:logistic" if self.task is Task.CLASSIFICATION else "reg:squarederror"
-        params = {"objective": objective, "tree_method": "hist", **self.params, "nthread": 1, "device": "cpu"}
+        from daskcollab.models._xgboost import xgboost_params
+
+        params = {**xgboost_params(self.task, self.params, "cpu", self.n_classes), "nthread": 1}
         booster = xgboost.train(params, xgboost.QuantileDMatrix(X, y), num_boost_round=self.rounds)
         return np.asarray(booster.inplace_predict(X_new), dtype=np.float32)
 
 
 @dataclass(frozen=True)
 class LocalLinear:
-    """The objective of dask-ml's lbfgs ``LogisticRegression`` / ``LinearRegression``
-    (loss + ``||w||² / (2C)``), solved by scikit-learn in-process."""
+    """The objective of dask-ml's lbfgs ``LogisticRegression`` / ``LinearRegression``, solved by
+    scikit-learn in-process (:func:`~daskcollab.models._linear.fit_linear_arrays`)."""
 
     task: Task
     C: float = 1.0
     max_iter: int = 100
+    n_classes: int = 2
 
     def fit_predict(self, X: np.ndarray, y: np.ndarray, X_new: np.ndarray) -> np.ndarray:
-        if self.task is Task.CLASSIFICATION:
-            from sklearn.linear_model import LogisticRegression
+        from daskcollab.models._linear import linear_scores, fit_linear_arrays
 
-            model = LogisticRegression(C=self.C, max_iter=max(self.max_iter, 200)).fit(X, y)
-            return model.predict_proba(X_new)[:, 1].astype(np.float32)
-        from sklearn.linear_model import Ridge
-
-        # dask-glm's normal loss is sum((y - Xb)^2) + ||b||^2 / (2C)  ->  Ridge alpha = 1 / (2C)
-        return Ridge(alpha=1.0 / (2.0 * self.C)).fit(X, y).predict(X_new).astype(np.float32)
+        coef, intercept = fit_linear_arrays(X, y, task=self.task, C=self.C, max_iter=self.max_iter,
+                                            n_classes=self.n_classes)
+        return linear_scores(X_new, coef, intercept, self.task is Task.CLASSIFICATION)
 
 
 LocalModel = LocalXGBoost | LocalLinear

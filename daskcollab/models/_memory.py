@@ -15,6 +15,10 @@ USABLE_FRACTION = 0.7
 #: What a worker process holds once dask, xgboost, dask-ml and zarr are imported (measured: 285-300 MiB);
 #: a fresh worker reports less because it imports them with its first tasks.
 LIBRARY_FOOTPRINT = 300 * 2**20
+#: A single-process fit (scikit-learn in one worker task) holds the incoming chunks, their
+#: concatenation and a standardised float64 copy with an extra column: about this many times the
+#: float32 training rows' bytes.
+LOCAL_FIT_PEAK_FACTOR = 5.0
 
 
 def worker_headroom(client: Client) -> list[float]:
@@ -29,6 +33,16 @@ def worker_headroom(client: Client) -> list[float]:
         used = (w.get("metrics") or {}).get("memory", 0)
         out.append(USABLE_FRACTION * limit - max(used, LIBRARY_FOOTPRINT) if limit > 0 else float("inf"))
     return out
+
+
+def fits_in_one_worker(client: Client, nbytes: float, *, peak_factor: float = LOCAL_FIT_PEAK_FACTOR) -> bool:
+    """Would ``peak_factor * nbytes`` fit in the tightest worker's headroom (:func:`worker_headroom`)?
+
+    The rule for fitting in one worker process (one task, in-process scikit-learn) rather than
+    across the cluster. No workers: False.
+    """
+    headroom = worker_headroom(client)
+    return bool(headroom) and peak_factor * nbytes <= min(headroom)
 
 
 def check_training_fits(client: Client, X: da.Array, stage: str, *, peak_factor: float = TRAINING_PEAK_FACTOR) -> None:

@@ -160,6 +160,7 @@ def search(
     client: Client | None = None,
     seed: int = 0,
     stage: str = "search",
+    n_classes: int = 2,
 ) -> SearchResult:
     """Search ``grid`` for a registered scikit-learn estimator; return the best as a model.
 
@@ -181,7 +182,10 @@ def search(
     cv
         Folds (>= 2).
     scoring
-        A scikit-learn scorer name; default ROC AUC (classification) or negative RMSE (regression).
+        A scikit-learn scorer name; default ROC AUC (classification; one-vs-rest ``roc_auc_ovr``
+        for ``n_classes > 2``) or negative RMSE (regression).
+    n_classes
+        Classes of the labels (``0 .. k-1``); only picks the default scorer.
     params
         Fixed parameters for every candidate.
 
@@ -194,6 +198,8 @@ def search(
     from dask_ml.model_selection import GridSearchCV, RandomizedSearchCV
 
     task = Task(task)
+    if scoring is None and task is Task.CLASSIFICATION and n_classes > 2:
+        scoring = "roc_auc_ovr"
     plan = check_search(task=task, estimator=estimator, grid=grid, method=method, n_iter=n_iter, cv=cv,
                         scoring=scoring, params=params, stage=stage)
     client = default_client(client)

@@ -27,36 +27,50 @@ class SklearnFitted:
     estimator_future: Future | None
     details: Mapping[str, Any]
 
+    @property
+    def n_classes(self) -> int:
+        """Classes the estimator was fitted on (``classes_``); 2 for regression."""
+        classes = getattr(self.estimator, "classes_", None)
+        return len(classes) if self.task is Task.CLASSIFICATION and classes is not None else 2
+
     def predict(self, X: da.Array) -> da.Array:
         model = self.estimator_future if self.estimator_future is not None else self.estimator
-        return predict_chunks(X, model, self.task)
+        return predict_chunks(X, model, self.task, self.n_classes)
 
     def describe(self) -> dict[str, object]:
         return {"estimator": type(self.estimator).__name__, **dict(self.details)}
 
 
-def predict_chunks(X: da.Array, model: Any, task: Task) -> da.Array:
+def predict_chunks(X: da.Array, model: Any, task: Task, n_classes: int = 2) -> da.Array:
     """One task per row chunk calling ``model`` (a fitted estimator, or the future of a scattered one).
 
-    Classification returns the probability of the larger class label (``predict_proba``), or for
-    estimators without it (passive-aggressive hinge loss) the logistic of ``decision_function``:
-    a score in (0, 1) that ranks like a probability but is not calibrated.
+    Binary classification returns the probability of the larger class label (``predict_proba``),
+    ``n_classes > 2`` all class probabilities (n, k). Estimators without ``predict_proba``
+    (passive-aggressive hinge loss) give the logistic of ``decision_function`` (normalised over
+    the classes when k > 2): a score that ranks like a probability but is not calibrated.
     """
+    if task is Task.CLASSIFICATION and n_classes > 2:
+        return X.map_blocks(_predict_block, model, True, n_classes, chunks=(X.chunks[0], (n_classes,)),
+                            dtype=np.float32, meta=np.empty((0, 0), dtype=np.float32))
     return X.map_blocks(
-        _predict_block, model, task is Task.CLASSIFICATION,
+        _predict_block, model, task is Task.CLASSIFICATION, None,
         drop_axis=1, dtype=np.float32, meta=np.empty((0,), dtype=np.float32),
     )
 
 
-def _predict_block(block: np.ndarray, estimator: Any, classification: bool) -> np.ndarray:
+def _predict_block(block: np.ndarray, estimator: Any, classification: bool, n_classes: int | None) -> np.ndarray:
     if block.shape[0] == 0:
-        return np.empty((0,), dtype=np.float32)
+        return np.empty((0,) if n_classes is None else (0, n_classes), dtype=np.float32)
     if not classification:
         return np.asarray(estimator.predict(block), dtype=np.float32)
     if hasattr(estimator, "predict_proba"):
-        return np.asarray(estimator.predict_proba(block)[:, -1], dtype=np.float32)
+        proba = estimator.predict_proba(block)
+        return np.asarray(proba if n_classes is not None else proba[:, -1], dtype=np.float32)
     z = np.asarray(estimator.decision_function(block), dtype=np.float64)
-    return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+    p = 1.0 / (1.0 + np.exp(-z))
+    if n_classes is not None:
+        p = p / p.sum(axis=1, keepdims=True)
+    return p.astype(np.float32)
 
 
 def default_client(client: Client | None) -> Client | None:

@@ -24,14 +24,19 @@ class XGBoostFitted:
     booster_future: Future | None
     params: Mapping[str, Any]
 
+    @property
+    def n_classes(self) -> int:
+        """Classes of a ``multi:softprob`` booster (its predictions are (n, k)), else 2."""
+        return int(self.params.get("num_class", 2)) if self.params.get("objective") == "multi:softprob" else 2
+
     def predict(self, X: da.Array) -> da.Array:
-        return X.map_blocks(
-            _predict_block,
-            self.booster_future if self.booster_future is not None else self.booster,
-            drop_axis=1,
-            dtype=np.float32,
-            meta=np.empty((0,), dtype=np.float32),
-        )
+        booster = self.booster_future if self.booster_future is not None else self.booster
+        k = self.n_classes
+        if k > 2:
+            return X.map_blocks(_predict_block, booster, k, chunks=(X.chunks[0], (k,)), dtype=np.float32,
+                                meta=np.empty((0, 0), dtype=np.float32))
+        return X.map_blocks(_predict_block, booster, None, drop_axis=1, dtype=np.float32,
+                            meta=np.empty((0,), dtype=np.float32))
 
     def describe(self) -> dict[str, object]:
         return {"rounds": self.booster.num_boosted_rounds(), **dict(self.params)}
@@ -46,15 +51,17 @@ def train_xgboost(
     params: Mapping[str, Any],
     rounds: int,
     device: str,
+    n_classes: int = 2,
 ) -> XGBoostFitted:
     """Train with ``xgboost.dask.train`` on a ``DaskQuantileDMatrix`` of the training rows.
 
     ``device="cuda"`` is passed to xgboost as the booster's ``device`` (the workers need a GPU;
-    request ``resources={"GPU": 1}`` on the stage); see :func:`xgboost_params`.
+    request ``resources={"GPU": 1}`` on the stage); see :func:`xgboost_params`. ``n_classes > 2``
+    trains ``multi:softprob`` on labels ``0 .. k-1``; its predictions are (n, k).
     """
     import xgboost.dask as dxgb  # import xgboost does not import xgboost.dask
 
-    full_params = xgboost_params(Task(task), params, device)
+    full_params = xgboost_params(Task(task), params, device, n_classes)
     dtrain = dxgb.DaskQuantileDMatrix(client, X, y)
     output = dxgb.train(client, full_params, dtrain, num_boost_round=rounds)
     booster = output["booster"]
@@ -67,10 +74,11 @@ def train_xgboost(
 Device = Literal["cpu", "cuda"]
 
 
-def xgboost_params(task: Task, params: Mapping[str, Any], device: str) -> dict[str, Any]:
+def xgboost_params(task: Task, params: Mapping[str, Any], device: str, n_classes: int = 2) -> dict[str, Any]:
     """The booster parameters ``train_xgboost`` hands to ``xgboost.dask.train``.
 
-    The objective follows ``task``; ``tree_method="hist"`` unless ``params`` sets one; ``device``
+    The objective follows ``task`` (``binary:logistic``; ``multi:softprob`` with ``num_class``
+    for ``n_classes > 2``; ``reg:squarederror``); ``tree_method="hist"`` unless ``params`` sets one; ``device``
     overrides any ``device`` in ``params``.
 
     Examples
@@ -81,13 +89,16 @@ def xgboost_params(task: Task, params: Mapping[str, Any], device: str) -> dict[s
     if not isinstance(device, str) or not (device in ("cpu", "cuda") or device.startswith("cuda:")):
         raise WorkflowError(f"train_xgboost: field 'device': expected 'cpu', 'cuda' or 'cuda:<n>', got {device!r}. "
                             "Fix: device='cpu' (or 'cuda' on GPU workers)")
-    objective = "binary:logistic" if task is Task.CLASSIFICATION else "reg:squarederror"
-    return {"objective": objective, "tree_method": "hist", **dict(params), "device": device}
+    if task is Task.CLASSIFICATION and n_classes > 2:
+        objective: dict[str, Any] = {"objective": "multi:softprob", "num_class": int(n_classes)}
+    else:
+        objective = {"objective": "binary:logistic" if task is Task.CLASSIFICATION else "reg:squarederror"}
+    return {**objective, "tree_method": "hist", **dict(params), "device": device}
 
 
-def _predict_block(block: np.ndarray, booster) -> np.ndarray:
+def _predict_block(block: np.ndarray, booster, n_classes: int | None) -> np.ndarray:
     if block.shape[0] == 0:
-        return np.empty((0,), dtype=np.float32)
+        return np.empty((0,) if n_classes is None else (0, n_classes), dtype=np.float32)
     return np.asarray(booster.inplace_predict(block), dtype=np.float32)
 
 

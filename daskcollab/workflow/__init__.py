@@ -2,7 +2,7 @@
 
 from daskcollab.runtime._context import StageContext
 from daskcollab.workflow._data_stages import Standardize, ZarrSink, ZarrSource
-from daskcollab.workflow._ensemble_stages import Blend, BlendMethod, Evaluate
+from daskcollab.workflow._ensemble_stages import Blend, BlendMethod, Evaluate, FitRows
 from daskcollab.workflow._lifecycle_stages import ModelSink, SavedModel, UpdateModel
 from daskcollab.workflow._model_stages import LinearModel, Predictions, XGBoostModel
 from daskcollab.workflow._sklearn_stages import IncrementalModel, PostFitModel, SearchModel
@@ -13,6 +13,7 @@ __all__ = [
     "Blend",
     "BlendMethod",
     "Evaluate",
+    "FitRows",
     "IncrementalModel",
     "LinearModel",
     "ModelSink",

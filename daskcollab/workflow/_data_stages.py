@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
@@ -12,7 +13,7 @@ import numpy as np
 
 from daskcollab._errors import DataError, WorkflowError
 from daskcollab.data._atomic import OutputKind
-from daskcollab.data._dataset import Dataset, select_rows
+from daskcollab.data._dataset import MAX_CLASSES, Dataset, select_rows
 from daskcollab.data._split import ChunkSplit, Part, RowSplit, Split
 from daskcollab.data._zarr_sink import write_predictions
 from daskcollab.data._zarr_source import open_dataset
@@ -21,6 +22,8 @@ from daskcollab.models._preprocess import fit_preprocess
 from daskcollab.runtime._context import StageContext
 from daskcollab.workflow._paths import Access, PathUse
 from daskcollab.workflow._stage import Stage, StageKind
+
+logger = logging.getLogger("daskcollab")
 
 
 @dataclass(eq=False)
@@ -92,18 +95,14 @@ class ZarrSource(Stage):
         keep = self.persist if self.persist is not None else X.nbytes <= 0.5 * sum(worker_headroom(ctx.client))
         if keep:
             X, y = ctx.persist(X, y)
-        # one pass over the labels: NaNs are an error; are they binary 0/1 (both present)?
-        n_nan, only_01, has_0, has_1 = ctx.compute(
-            da.isnan(y).sum() if np.issubdtype(y.dtype, np.floating) else 0,
-            ((y == 0) | (y == 1)).all(), (y == 0).any(), (y == 1).any(),
-        )
+        n_nan, classes = summarise_labels(ctx, y)
         if n_nan:
             raise DataError(
                 f"stage {self.name!r}, field 'labels': {int(n_nan)} NaN labels in {self.labels!r}. "
                 "Fix: drop or impute rows with missing labels before writing the store"
             )
         return Dataset(X, y, data.split, data.feature_names, persisted=keep,
-                       binary_labels=bool(only_01 and has_0 and has_1))
+                       binary_labels=classes == (0, 1), classes=classes)
 
 
 @dataclass(eq=False)
@@ -198,6 +197,21 @@ class ZarrSink(Stage):
             arrays[stage.name] = pred
         attrs = {"workflow": ctx.workflow, "stage": self.name, "part": self.part, "arrays": list(arrays)}
         return write_predictions(self.path, arrays, attrs=attrs, overwrite=self.overwrite, stage=self.name)
+
+
+def summarise_labels(ctx: StageContext, y: da.Array) -> tuple[int, tuple[int, ...] | None]:
+    """``(NaN labels, classes)`` in one pass over the labels, plus a ``bincount`` when they are
+    integers in ``[0, MAX_CLASSES)``: ``classes`` are then the values present, else None."""
+    floating = np.issubdtype(y.dtype, np.floating)
+    n_nan, integral, low, high = ctx.compute(
+        da.isnan(y).sum() if floating else 0,
+        (da.floor(y) == y).all() if floating else True,
+        y.min(), y.max(),
+    )
+    if n_nan or not integral or not 0 <= low or not high < MAX_CLASSES:
+        return int(n_nan), None
+    (counts,) = ctx.compute(da.bincount(y.astype(np.int64), minlength=int(high) + 1))
+    return 0, tuple(int(c) for c in np.flatnonzero(np.asarray(counts)))
 
 
 def _require_models(stage: Stage, models: Any) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import KW_ONLY, dataclass
 from enum import Enum
@@ -12,17 +14,20 @@ import dask.array as da
 import numpy as np
 
 from daskcollab._errors import DataError, WorkflowError, stage_message
-from daskcollab.data._dataset import describe_chunks, select_fold, select_rows
-from daskcollab.data._split import Part, RowFolds
-from daskcollab.ensemble import Stacking, Voting, WeightedAverage, blend_blocks, stack_predictions
+from daskcollab.data._dataset import describe_chunks, sample_rows, select_fold, select_rows
+from daskcollab.data._split import Part, RowFolds, RowSample
+from daskcollab.ensemble import EnsembleSelection, Stacking, Voting, WeightedAverage, blend_blocks, stack_predictions
+from daskcollab.ensemble._out_of_fold import merge_fold_vectors, merge_folds
 from daskcollab.evaluation._metrics import score
 from daskcollab.models._fitted import Task
 from daskcollab.models._local import fit_predict_local
-from daskcollab.models._memory import worker_headroom
+from daskcollab.models._memory import fits_in_one_worker, worker_headroom
 from daskcollab.runtime._context import StageContext
 from daskcollab.workflow._data_stages import _require_models
 from daskcollab.workflow._model_stages import Predictions
 from daskcollab.workflow._stage import Stage, StageKind
+
+logger = logging.getLogger("daskcollab")
 
 
 class BlendMethod(str, Enum):
@@ -32,6 +37,20 @@ class BlendMethod(str, Enum):
     SOFT_VOTING = "soft_voting"
     HARD_VOTING = "hard_voting"
     STACKING = "stacking"
+    ENSEMBLE_SELECTION = "ensemble_selection"
+
+
+class FitRows(str, Enum):
+    """Which predictions a blender is fitted on."""
+
+    OUT_OF_FOLD = "out_of_fold"
+    VALIDATION = "validation"
+
+
+#: Peak memory of a blender fit in one worker, as a multiple of its input's bytes (logits,
+#: cross-validation copies).
+BLEND_FIT_PEAK_FACTOR = 10.0
+_OOF_LOCK = threading.Lock()
 
 
 @dataclass(eq=False)
@@ -41,26 +60,40 @@ class Blend(Stage):
     Methods
     -------
     ``weighted_average``
-        Non-negative weights summing to one, fitted on the validation rows by minimising
-        log-loss (classification) or squared error (regression).
+        Non-negative weights summing to one, minimising log-loss (classification) or squared
+        error (regression).
     ``soft_voting`` / ``hard_voting``
         Equal-weight average of probabilities / majority vote (classification only).
     ``stacking``
-        A meta-learner (logistic regression on logits; non-negative least squares for
-        regression) fitted on **out-of-fold** predictions: the rows of every training chunk are
-        dealt evenly to ``folds`` folds (seeded), every base model is refitted once per fold
-        without that fold and predicts it; the meta-learner learns from those predictions.
-        When a model's training rows take at most ``local_fold_fraction`` of the tightest
-        worker's memory headroom, its fold refits run side by side, one task per fold training the
-        same estimator in-process (see ``daskcollab.models._local``); otherwise one
-        distributed fit after another. Final predictions
-        combine the base models trained on all training rows (this stage's inputs).
+        A meta-learner: logistic regression on the logits, ``C`` chosen by cross-validated
+        log-loss; ridge regression (penalty by leave-one-out) for regression. If its cross-validated loss is
+        worse than the best member's, the blend is that member (see :class:`Stacking`).
+    ``ensemble_selection``
+        Caruana's greedy selection with replacement from a sorted initialisation,
+        ``ensemble_size`` members (optionally ``bags`` bagged runs), as in AutoGluon
+        (see :class:`EnsembleSelection`).
 
-    Every method blends each row chunk in place (one task per chunk).
+    Fitting rows (``fit_rows``)
+    ---------------------------
+    ``"out_of_fold"``: the rows of every training chunk are dealt evenly to ``folds`` folds
+    (seeded); every base model is refitted once per fold without that fold and predicts it.
+    When a model's training rows take at most ``local_fold_fraction`` of the tightest worker's
+    memory headroom, its fold refits run side by side, one task per fold training the same
+    estimator in-process (see ``daskcollab.models._local``); otherwise its own trainer runs
+    once per fold. Blends of the same models in one run share these predictions.
+    ``"validation"``: the models' predictions of the validation rows. Default: out-of-fold
+    for ``stacking`` and ``ensemble_selection`` (validation when a member is not a model
+    stage), validation for the others.
+
+    The blender is fitted in one worker task (its input gathered there, not on the client);
+    if that input would not fit the tightest worker's headroom (``BLEND_FIT_PEAK_FACTOR`` x its
+    bytes), on a seeded sample of the rows that does. Final predictions combine the models
+    trained on all training rows (this stage's inputs), each row chunk in place (one task per
+    chunk): (n,) for binary and regression, (n, k) class probabilities for k > 2 classes.
 
     Examples
     --------
-    >>> blend = Blend([xgb, logreg], method="stacking", folds=5)  # doctest: +SKIP
+    >>> blend = Blend([xgb, logreg], method="ensemble_selection", folds=5)  # doctest: +SKIP
     """
 
     models: Sequence[Stage]
@@ -68,6 +101,9 @@ class Blend(Stage):
     method: BlendMethod | str = BlendMethod.WEIGHTED_AVERAGE
     folds: int = 5
     local_fold_fraction: float = 0.1
+    fit_rows: FitRows | str | None = None
+    ensemble_size: int = 25
+    bags: int = 0
 
     kind: ClassVar[StageKind] = StageKind.ENSEMBLE
     type_name: ClassVar[str] = "blend"
@@ -79,13 +115,34 @@ class Blend(Stage):
             self._fail("models", "at least two model stages", [m.name for m in self.models], "models=[xgb, logreg]")
         if self.method not in {m.value for m in BlendMethod}:
             self._fail("method", f"one of {[m.value for m in BlendMethod]!r}", self.method, 'method="weighted_average"')
-        if BlendMethod(self.method) is BlendMethod.STACKING and any(m.kind is not StageKind.MODEL for m in self.models):
+        if self.fit_rows is not None and self.fit_rows not in {r.value for r in FitRows}:
+            self._fail("fit_rows", f"one of {[r.value for r in FitRows]!r} or None", self.fit_rows,
+                       'fit_rows="out_of_fold"')
+        refittable = all(m.kind is StageKind.MODEL and hasattr(m, "_fit") for m in self.models)
+        if self.fit_rows is not None and FitRows(self.fit_rows) is FitRows.OUT_OF_FOLD and not refittable:
+            self._fail("models", "model stages only (out-of-fold fitting refits each base model per fold)",
+                       [m.name for m in self.models], 'fit_rows="validation", or blend the blend in a second stage')
+        if (BlendMethod(self.method) is BlendMethod.STACKING and self.fit_rows is None and not refittable):
             self._fail("models", "model stages only (stacking refits each base model per fold)",
-                       [m.name for m in self.models], "blend the stacked result in a second Blend stage")
+                       [m.name for m in self.models], 'fit_rows="validation", or blend the blend in a second stage')
         if not isinstance(self.folds, int) or isinstance(self.folds, bool) or self.folds < 2:
             self._fail("folds", "an integer >= 2", self.folds, "folds=5")
         if not isinstance(self.local_fold_fraction, (int, float)) or not 0 <= self.local_fold_fraction <= 1:
             self._fail("local_fold_fraction", "a fraction in [0, 1]", self.local_fold_fraction, "local_fold_fraction=0.1")
+        if not isinstance(self.ensemble_size, int) or isinstance(self.ensemble_size, bool) or self.ensemble_size < 1:
+            self._fail("ensemble_size", "a positive integer", self.ensemble_size, "ensemble_size=25")
+        if not isinstance(self.bags, int) or isinstance(self.bags, bool) or self.bags < 0:
+            self._fail("bags", "an integer >= 0 (0: no bagging)", self.bags, "bags=20")
+
+    def resolved_fit_rows(self) -> FitRows:
+        """The rows the blender is fitted on (``fit_rows``, or the method's default)."""
+        if self.fit_rows is not None:
+            return FitRows(self.fit_rows)
+        refittable = all(m.kind is StageKind.MODEL and hasattr(m, "_fit") for m in self.models)
+        method = BlendMethod(self.method)
+        if method in (BlendMethod.STACKING, BlendMethod.ENSEMBLE_SELECTION) and refittable:
+            return FitRows.OUT_OF_FOLD
+        return FitRows.VALIDATION
 
     def run(self, ctx: StageContext, *inputs: Predictions) -> Predictions:
         first = _check_aligned(self, inputs)
@@ -95,106 +152,120 @@ class Blend(Stage):
                                               "got regression", 'use method="weighted_average" or "stacking"'))
         P = stack_predictions([p.predictions for p in inputs])
         plan = first.data.split
-        if method is BlendMethod.STACKING:
+        rows = self.resolved_fit_rows()
+        if rows is FitRows.OUT_OF_FOLD:
             fit_X, fit_y = out_of_fold_predictions(self, ctx, inputs), select_rows(first.data.y, plan, Part.TRAIN)
         else:
+            if plan.size(Part.VALIDATION) == 0:
+                raise DataError(stage_message(self.name, "fit_rows", "the source has no validation rows to fit the "
+                                              "blender on", 'fit_rows="out_of_fold", or a split with validation rows'))
             fit_X, fit_y = select_rows(P, plan, Part.VALIDATION), select_rows(first.data.y, plan, Part.VALIDATION)
-        blender = _blender(method, first.task).fit(fit_X, fit_y)
+        blender = fit_blender(ctx, self._blender(first.task), fit_X, fit_y, self.name)
         (blended,) = ctx.persist(blend_blocks(P, blender).astype(np.float32))
-        return Predictions(first.task, blended, first.data, blender, _blend_details(self, blender))
+        return Predictions(first.task, blended, first.data, blender, _blend_details(self, blender, rows))
+
+    def _blender(self, task: Task):
+        method = BlendMethod(self.method)
+        if method is BlendMethod.WEIGHTED_AVERAGE:
+            return WeightedAverage(task=task.value)
+        if method is BlendMethod.STACKING:
+            return Stacking(task=task.value)
+        if method is BlendMethod.ENSEMBLE_SELECTION:
+            return EnsembleSelection(task=task.value, ensemble_size=self.ensemble_size, n_bags=self.bags)
+        return Voting(voting="soft" if method is BlendMethod.SOFT_VOTING else "hard")
 
 
-def _blender(method: BlendMethod, task: Task):
-    if method is BlendMethod.WEIGHTED_AVERAGE:
-        return WeightedAverage(task=task.value)
-    if method is BlendMethod.STACKING:
-        return Stacking(task=task.value)
-    return Voting(voting="soft" if method is BlendMethod.SOFT_VOTING else "hard")
+def fit_blender(ctx: StageContext, blender, X: da.Array, y: da.Array, stage: str):
+    """Fit ``blender`` in one worker task on ``(X, y)`` (gathered there, not on the client).
+
+    When ``BLEND_FIT_PEAK_FACTOR`` x their bytes exceed the tightest worker's headroom, a seeded
+    sample of the rows that fits is used instead (logged).
+    """
+    nbytes = X.nbytes + y.nbytes
+    if not fits_in_one_worker(ctx.client, nbytes, peak_factor=BLEND_FIT_PEAK_FACTOR):
+        free = min(worker_headroom(ctx.client), default=0.0)
+        fraction = max(min(0.9 * free / (BLEND_FIT_PEAK_FACTOR * nbytes), 1.0), 1e-6)
+        sample = RowSample(fraction, seed=0, chunks=X.chunks[0])
+        X, y = sample_rows(X, sample), sample_rows(y, sample)
+        logger.info("%s: fitting the blender on a %.1f %% sample of its %d rows (the rest would not fit one worker)",
+                    stage, 100 * fraction, sum(sample.chunks))
+    (fitted,) = ctx.compute(dask.delayed(_fit, pure=True)(blender, X, y))
+    return fitted
 
 
-def _blend_details(stage: Blend, blender) -> dict[str, object]:
+def _fit(blender, X: np.ndarray, y: np.ndarray):
+    return blender.fit(X, y)
+
+
+def _blend_details(stage: Blend, blender, rows: FitRows) -> dict[str, object]:
     names = [m.name for m in stage.models]
+    method = BlendMethod(stage.method)
+    details: dict[str, object] = {"method": method.value, "models": names, "fit_rows": rows.value}
+    if rows is FitRows.OUT_OF_FOLD:
+        details["folds"] = stage.folds
+    if method is BlendMethod.ENSEMBLE_SELECTION:
+        details.update(ensemble_size=stage.ensemble_size, bags=stage.bags)
     if hasattr(blender, "weights_"):
-        return {"method": BlendMethod(stage.method).value, "weights": dict(zip(names, map(float, blender.weights_)))}
+        return {**details, "weights": dict(zip(names, map(float, blender.weights_)))}
+    if blender.fallback_ is not None:
+        weights = np.eye(len(names))[blender.fallback_]
+        return {**details, "weights": dict(zip(names, map(float, weights))), "meta_learner": None,
+                "fallback": names[blender.fallback_]}
     meta = blender.final_estimator_
-    coef = np.ravel(getattr(meta, "coef_", np.full(len(names), np.nan)))
-    return {"method": "stacking", "folds": stage.folds, "weights": dict(zip(names, map(float, coef))),
-            "meta_learner": type(meta).__name__}
+    coef = np.atleast_2d(getattr(meta, "coef_", np.full(len(names), np.nan)))
+    # one coefficient per model's logit (binary, regression); with k classes, each model's k
+    # columns: the mean absolute coefficient over them and the classes
+    per_model = coef[0] if coef.shape == (1, len(names)) else np.abs(coef).reshape(
+        coef.shape[0], len(names), -1).mean(axis=(0, 2))
+    return {**details, "weights": dict(zip(names, map(float, per_model))), "meta_learner": type(meta).__name__,
+            "C": blender.C_}
 
 
 def out_of_fold_predictions(stage: Blend, ctx: StageContext, inputs: Sequence[Predictions]) -> da.Array:
-    """(n_train, n_models) predictions of the training rows, each by models that did not see it.
+    """(n_train, n_columns) predictions of the training rows, each by models that did not see it.
 
     Every training chunk's rows are dealt evenly to ``stage.folds`` folds (:class:`RowFolds`,
     seeded); each base model stage is refitted once per fold, with its own trainer, on the rows
     of the other folds, and predicts the fold's rows. Dealing rows within chunks (rather than
-    whole chunks) keeps every fold representative when the store is in time order.
+    whole chunks) keeps every fold representative when the store is in time order. A model's
+    column is computed once per run, fold count and ``local_fold_fraction`` (kept on its
+    :class:`Predictions`), so blends of the same models share it.
     """
-    plan = inputs[0].data.split
-    y_train = select_rows(inputs[0].data.y, plan, Part.TRAIN)
+    key = ("out_of_fold", stage.folds, 0, stage.local_fold_fraction)
+    with _OOF_LOCK:
+        missing = [(model, out) for model, out in zip(stage.models, inputs) if key not in out.cache]
+        # every model's side-by-side fold fits are submitted before any is waited for, so the
+        # workers stay busy across models (one model's last fold beside the next model's first)
+        lazy = [_out_of_fold_column(stage, ctx, model, out) for model, out in missing]
+        for (_, out), column in zip(missing, ctx.persist(*lazy) if lazy else ()):
+            out.cache[key] = column
+    return stack_predictions([out.cache[key] for out in inputs])
+
+
+def _out_of_fold_column(stage: Blend, ctx: StageContext, model, out: Predictions) -> da.Array:
+    """One model's out-of-fold column, lazy (side-by-side fold fits already submitted)."""
+    plan = out.data.split
+    y_train = select_rows(out.data.y, plan, Part.TRAIN)
     folds = RowFolds(stage.folds, seed=0, chunks=y_train.chunks[0])
     worker_memory = min(worker_headroom(ctx.client), default=float("inf"))
-    columns = []
-    for model, out in zip(stage.models, inputs):
-        X_train = select_rows(out.data.X, plan, Part.TRAIN)
-        local = model._local_model(out.task)
-        side_by_side = local is not None and X_train.nbytes <= stage.local_fold_fraction * worker_memory
-        how = "side by side, one task per fold" if side_by_side else "one distributed fit after another"
-        ctx.log("refitting %r on %d folds (%s)", model.name, folds.k, how)
-        held_out = []
-        for k in range(folds.k):
-            X_fit, y_fit = select_fold(X_train, folds, k, held_out=False), select_fold(y_train, folds, k, held_out=False)
-            X_new = select_fold(X_train, folds, k, held_out=True)
-            if side_by_side:
-                held_out.append(dask.delayed(fit_predict_local, pure=True)(local, X_fit, y_fit, X_new))
-            else:
-                held_out.append(model._fit(ctx, X_fit, y_fit, out.task).predict(X_new))
+    X_train = select_rows(out.data.X, plan, Part.TRAIN)
+    n_classes = out.predictions.shape[1] if out.predictions.ndim == 2 else (2 if out.task is Task.CLASSIFICATION else 0)
+    local = model._local_model(out.task, n_classes)
+    side_by_side = local is not None and X_train.nbytes <= stage.local_fold_fraction * worker_memory
+    logger.info("%s: refitting %r on %d folds (%s)", stage.name, model.name, folds.k,
+                "side by side, one task per fold" if side_by_side else "one fit after another")
+    held_out = []
+    for k in range(folds.k):
+        X_fit, y_fit = select_fold(X_train, folds, k, held_out=False), select_fold(y_train, folds, k, held_out=False)
+        X_new = select_fold(X_train, folds, k, held_out=True)
         if side_by_side:
-            # run the K fits now, side by side; merge from their results (never refit per chunk)
-            columns.append(_merge_fold_vectors(folds, ctx.client.compute(held_out)))
+            held_out.append(dask.delayed(fit_predict_local, pure=True)(local, X_fit, y_fit, X_new))
         else:
-            columns.append(_merge_folds(folds, held_out))
-    (oof,) = ctx.persist(stack_predictions(columns))
-    return oof
-
-
-def _merge_fold_vectors(folds: RowFolds, vectors: Sequence) -> da.Array:
-    """Like :func:`_merge_folds`, from one vector per fold (its held-out rows, chunk after chunk)."""
-    offsets = [np.concatenate([[0], np.cumsum(folds.counts(k, True))]) for k in range(folds.k)]
-    pieces = [
-        da.from_delayed(
-            dask.delayed(_merge_chunk_from_vectors)(folds, i, offsets, *vectors),
-            shape=(n,), dtype=np.float32, meta=np.empty((0,), np.float32),
-        )
-        for i, n in enumerate(folds.chunks)
-    ]
-    return da.concatenate(pieces)
-
-
-def _merge_chunk_from_vectors(folds: RowFolds, chunk_index: int, offsets, *vectors: np.ndarray) -> np.ndarray:
-    i = chunk_index
-    return _merge_chunk(folds, i, *(v[o[i]:o[i + 1]] for v, o in zip(vectors, offsets)))
-
-
-
-def _merge_folds(folds: RowFolds, held_out: Sequence[da.Array]) -> da.Array:
-    """Put each fold's predictions back in row order, chunk by chunk (one task per chunk)."""
-    pieces = [
-        da.from_delayed(
-            dask.delayed(_merge_chunk)(folds, i, *(pred.blocks[i] for pred in held_out)),
-            shape=(n,), dtype=held_out[0].dtype, meta=np.empty((0,), held_out[0].dtype),
-        )
-        for i, n in enumerate(folds.chunks)
-    ]
-    return da.concatenate(pieces)
-
-
-def _merge_chunk(folds: RowFolds, chunk_index: int, *fold_predictions: np.ndarray) -> np.ndarray:
-    codes = folds.codes(chunk_index)
-    out = np.empty(len(codes), dtype=fold_predictions[0].dtype)
-    for k, pred in enumerate(fold_predictions):
-        out[codes == k] = pred
-    return out
+            held_out.append(model._fit(ctx, X_fit, y_fit, out.task, n_classes).predict(X_new))
+    if side_by_side:
+        # run the K fits now, side by side; merge from their results (never refit per chunk)
+        return merge_fold_vectors(folds, ctx.client.compute(held_out), out.predictions.shape[1:])
+    return merge_folds(folds, held_out)
 
 
 def _check_aligned(stage: Stage, inputs: Sequence[Predictions]) -> Predictions:

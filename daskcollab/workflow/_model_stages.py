@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, ClassVar
@@ -12,6 +13,7 @@ from daskcollab.data._dataset import Dataset, sample_rows
 from daskcollab.data._split import Part, RowSample
 from daskcollab.models._fitted import FittedModel, Task
 from daskcollab.models._labels import check_labels
+from daskcollab.models._linear import LinearSolver, choose_linear_solver, train_linear
 from daskcollab.models._local import LocalLinear, LocalModel, LocalXGBoost
 from daskcollab.models._memory import check_training_fits
 from daskcollab.models._params import check_xgboost_params
@@ -19,17 +21,24 @@ from daskcollab.runtime._context import StageContext
 from daskcollab.workflow._stage import Stage, StageKind
 
 _DEVICES = ("cpu", "cuda")
+logger = logging.getLogger("daskcollab")
 
 
 @dataclass(frozen=True)
 class Predictions:
-    """A model's (or blend's) predictions for every row of its dataset, persisted on the cluster."""
+    """A model's (or blend's) predictions for every row of its dataset, persisted on the cluster:
+    (n,) for binary classification (positive-class probability) and regression, (n, k) class
+    probabilities for k > 2 classes, chunked by rows like the data.
+
+    ``cache`` holds what later stages derive from this model once per run (its out-of-fold
+    predictions, shared by every blend of it)."""
 
     task: Task
     predictions: da.Array
     data: Dataset
     fitted: Any
     details: Mapping[str, Any] = field(default_factory=dict)
+    cache: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(eq=False)
@@ -56,14 +65,15 @@ class _ModelStage(Stage):
     def run(self, ctx: StageContext, data: Dataset) -> Predictions:
         task = Task(self.task)
         X_train, y_train = data.part(Part.TRAIN)
-        check_labels(data, task, self.name)
-        fitted = self._fit(ctx, X_train, y_train, task)
+        n_classes = check_labels(data, task, self.name)
+        fitted = self._fit(ctx, X_train, y_train, task, n_classes)
         (pred,) = ctx.persist(fitted.predict(data.X))
         return Predictions(task, pred, data, fitted, fitted.describe())
 
-    def _fit(self, ctx: StageContext, X: da.Array, y: da.Array, task: Task) -> FittedModel:
+    def _fit(self, ctx: StageContext, X: da.Array, y: da.Array, task: Task, n_classes: int = 2) -> FittedModel:
         """Train on ``(X, y)``: sampled down to ``max_train_rows``, checked to fit in worker memory,
-        then persisted once for the trainer."""
+        then persisted once for the trainer. ``n_classes > 2``: labels ``0 .. k-1``, the model
+        predicts (n, k) class probabilities."""
         n_rows = sum(X.chunks[0])
         if self.max_train_rows is not None and n_rows > self.max_train_rows:
             sample = RowSample(self.max_train_rows / n_rows, seed=0, chunks=X.chunks[0])
@@ -72,12 +82,12 @@ class _ModelStage(Stage):
         # select (and read, if the source is not in memory) the training rows once, not once per
         # training iteration: dask-ml's lbfgs computes over them at every step
         X, y = ctx.persist(X, y)
-        return self._train(ctx, X, y, task)
+        return self._train(ctx, X, y, task, n_classes)
 
-    def _train(self, ctx: StageContext, X: da.Array, y: da.Array, task: Task) -> FittedModel:
+    def _train(self, ctx: StageContext, X: da.Array, y: da.Array, task: Task, n_classes: int) -> FittedModel:
         raise NotImplementedError  # pragma: no cover
 
-    def _local_model(self, task: Task) -> LocalModel | None:
+    def _local_model(self, task: Task, n_classes: int = 2) -> LocalModel | None:
         """The same estimator for single-process fits (stacking folds), or None if there is none."""
         return None
 
@@ -91,7 +101,8 @@ class XGBoostModel(_ModelStage):
     data
         A source or preprocessing stage.
     task
-        ``"classification"`` (binary, 0/1 labels) or ``"regression"``.
+        ``"classification"`` (labels 0/1, or ``0 .. k-1``: ``multi:softprob``, (n, k)
+        predictions) or ``"regression"``.
     params
         xgboost booster parameters (``max_depth``, ``eta``, ...); an unknown name is an error
         when the workflow is built, with close matches and every valid name.
@@ -121,7 +132,7 @@ class XGBoostModel(_ModelStage):
         super().validate()
         if not isinstance(self.params, Mapping) or not all(isinstance(k, str) for k in self.params):
             self._fail("params", "a mapping of xgboost parameter names to values", self.params, 'params={"max_depth": 6}')
-        for reserved in ("objective", "num_boost_round", "n_estimators"):
+        for reserved in ("objective", "num_class", "num_boost_round", "n_estimators"):
             if reserved in self.params:
                 self._fail(f"params.{reserved}", "not set here (the stage sets it)", self.params[reserved],
                            "use task= for the objective and rounds= for the number of rounds")
@@ -131,29 +142,45 @@ class XGBoostModel(_ModelStage):
         if self.device not in _DEVICES:
             self._fail("device", f"one of {_DEVICES!r}", self.device, 'device="cpu"')
 
-    def _train(self, ctx, X, y, task):
+    def _train(self, ctx, X, y, task, n_classes):
         from daskcollab.models._xgboost import train_xgboost
 
-        return train_xgboost(ctx.client, X, y, task=task, params=self.params, rounds=self.rounds, device=self.device)
+        return train_xgboost(ctx.client, X, y, task=task, params=self.params, rounds=self.rounds, device=self.device,
+                             n_classes=n_classes)
 
-    def _local_model(self, task: Task) -> LocalModel | None:
-        return LocalXGBoost(task, dict(self.params), self.rounds) if self.device == "cpu" else None
+    def _local_model(self, task: Task, n_classes: int = 2) -> LocalModel | None:
+        return LocalXGBoost(task, dict(self.params), self.rounds, n_classes) if self.device == "cpu" else None
 
 
 @dataclass(eq=False)
 class LinearModel(_ModelStage):
-    """dask-ml ``LogisticRegression`` (classification) or ``LinearRegression`` (regression), lbfgs.
+    """Logistic regression (classification) or L2-regularised least squares (regression) with
+    dask-ml's lbfgs objective, fitted where it is fastest.
+
+    **Who fits** (``solver="auto"``): scikit-learn, in **one worker process** (a single Dask task
+    receives the persisted training chunks, concatenates them and fits; never on the client),
+    when ``LOCAL_FIT_PEAK_FACTOR`` (5) x the training rows' bytes fit in the tightest worker's
+    memory headroom (70 % of its memory limit less what it uses); dask-ml
+    (``LogisticRegression`` / ``LinearRegression``, ``solver="lbfgs"``) across the cluster
+    otherwise. Both minimise the same objective (standardised features, intercept penalised
+    too, ``||beta||² / (2C)``; see :mod:`daskcollab.models._linear`), so the switch does not
+    change the model beyond solver tolerance. Predictions are chunk-wise either way. ``k > 2``
+    classes: ``k`` one-vs-rest logistic regressions, probabilities normalised.
 
     Parameters
     ----------
     C
         Inverse regularisation strength.
     max_iter
-        Maximum lbfgs iterations.
+        Maximum lbfgs iterations (dask-ml; scikit-learn iterates to a tight tolerance).
+    solver
+        ``"auto"``, or force ``"scikit-learn"`` (a :class:`DataError` if the rows do not fit one
+        worker) or ``"dask-ml"``.
     """
 
     C: float = 1.0
     max_iter: int = 100
+    solver: LinearSolver | str = LinearSolver.AUTO
 
     type_name: ClassVar[str] = "linear"
     #: dask-glm persists the training rows and its per-iteration intermediates.
@@ -165,11 +192,15 @@ class LinearModel(_ModelStage):
             self._fail("C", "a positive number", self.C, "C=1.0")
         if not isinstance(self.max_iter, int) or isinstance(self.max_iter, bool) or self.max_iter < 1:
             self._fail("max_iter", "a positive integer", self.max_iter, "max_iter=100")
+        if self.solver not in {s.value for s in LinearSolver}:
+            self._fail("solver", f"one of {[s.value for s in LinearSolver]!r}", self.solver, 'solver="auto"')
 
-    def _train(self, ctx, X, y, task):
-        from daskcollab.models._linear import train_linear
+    def _train(self, ctx, X, y, task, n_classes):
+        solver = choose_linear_solver(ctx.client, X, self.solver, self.name)
+        logger.info("%s: fitting with %s on %d rows", self.name,
+                    "scikit-learn in one worker" if solver is LinearSolver.SCIKIT_LEARN else "dask-ml", sum(X.chunks[0]))
+        return train_linear(X, y, task=task, C=float(self.C), max_iter=self.max_iter, n_classes=n_classes,
+                            solver=solver, compute=ctx.compute)
 
-        return train_linear(X, y, task=task, C=float(self.C), max_iter=self.max_iter)
-
-    def _local_model(self, task: Task) -> LocalModel | None:
-        return LocalLinear(task, float(self.C), self.max_iter)
+    def _local_model(self, task: Task, n_classes: int = 2) -> LocalModel | None:
+        return LocalLinear(task, float(self.C), self.max_iter, n_classes)

@@ -17,7 +17,8 @@ from daskcollab.workflow._model_stages import _ModelStage
 class IncrementalModel(_ModelStage):
     """A ``partial_fit`` estimator trained block by block with dask-ml's ``Incremental``.
 
-    Never needs the training rows in one place. ``estimator``: ``"sgd"`` (logistic / squared
+    Never needs the training rows in one place. Classification ``partial_fit`` sees every class
+    ``0 .. k-1`` up front; with k > 2 classes it predicts (n, k) probabilities. ``estimator``: ``"sgd"`` (logistic / squared
     loss), ``"passive_aggressive"`` (scikit-learn's SGD equivalent; classification predicts the
     logistic of its decision function, an uncalibrated score), ``"naive_bayes"`` (classification).
     Scale features first (``Standardize``) for the linear ones.
@@ -40,9 +41,10 @@ class IncrementalModel(_ModelStage):
         if not isinstance(self.passes, int) or isinstance(self.passes, bool) or self.passes < 1:
             self._fail("passes", "a positive integer", self.passes, "passes=3")
 
-    def _train(self, ctx, X, y, task):
+    def _train(self, ctx, X, y, task, n_classes):
+        classes = tuple(range(max(n_classes, 2)))
         return train_incremental(X, y, task=task, estimator=self.estimator, params=self.params, passes=self.passes,
-                                 client=ctx.client, stage=self.name)
+                                 classes=classes, client=ctx.client, stage=self.name)
 
 
 @dataclass(eq=False)
@@ -66,7 +68,7 @@ class PostFitModel(_ModelStage):
         super().validate()
         make_estimator(POSTFIT_ESTIMATORS, self.estimator, self.params, self.task, self.name)
 
-    def _train(self, ctx, X, y, task):
+    def _train(self, ctx, X, y, task, n_classes):
         return train_postfit(X, y, task=task, estimator=self.estimator, params=self.params, client=ctx.client,
                              stage=self.name)
 
@@ -79,8 +81,9 @@ class SearchModel(_ModelStage):
     ``grid`` maps parameter names to candidate lists. Candidates are fitted as Dask tasks on
     the (sampled, ``max_train_rows``, default 100,000) training rows. dask-ml's incremental
     searches (Hyperband, SuccessiveHalving) fail on this Dask version (dask-ml#1016) and are
-    not offered. Scoring: ROC AUC (classification) or negative RMSE (regression). Parameter
-    names in ``grid`` are checked when the workflow is built.
+    not offered. Scoring: ROC AUC (classification; one-vs-rest ``roc_auc_ovr`` for k > 2
+    classes) or negative RMSE (regression). Parameter names in ``grid`` are checked when the
+    workflow is built.
     """
 
     estimator: str = "random_forest"
@@ -97,6 +100,6 @@ class SearchModel(_ModelStage):
         check_search(task=self.task, estimator=self.estimator, grid=self.grid, method=self.method, n_iter=self.n_iter,
                      cv=self.cv, stage=self.name)
 
-    def _train(self, ctx, X, y, task):
+    def _train(self, ctx, X, y, task, n_classes):
         return search(X, y, task=task, estimator=self.estimator, grid=self.grid, method=self.method,
-                      n_iter=self.n_iter, cv=self.cv, client=ctx.client, stage=self.name)
+                      n_iter=self.n_iter, cv=self.cv, client=ctx.client, stage=self.name, n_classes=n_classes)

@@ -17,7 +17,8 @@ import yaml
 from daskcollab._errors import WorkflowFileError
 from daskcollab.data._split import ChunkSplit, RowSplit
 from daskcollab.workflow._data_stages import Standardize, ZarrSink, ZarrSource
-from daskcollab.workflow._ensemble_stages import Blend, BlendMethod, Evaluate
+from daskcollab.models._linear import LinearSolver
+from daskcollab.workflow._ensemble_stages import Blend, BlendMethod, Evaluate, FitRows
 from daskcollab.workflow._lifecycle_stages import ModelSink, SavedModel, UpdateModel
 from daskcollab.workflow._model_stages import LinearModel, XGBoostModel
 from daskcollab.workflow._sklearn_stages import IncrementalModel, PostFitModel, SearchModel
@@ -75,7 +76,8 @@ _FIELDS: dict[str, dict[str, Any]] = {
                 "rounds": {"type": "integer", "minimum": 1}, "device": {"enum": ["cpu", "cuda"]},
                 "max_train_rows": {"type": "integer", "minimum": 1}},
     "linear": {"data": _NAME, "task": _TASK, "C": {"type": "number", "exclusiveMinimum": 0},
-               "max_iter": {"type": "integer", "minimum": 1}, "max_train_rows": {"type": "integer", "minimum": 1}},
+               "max_iter": {"type": "integer", "minimum": 1}, "max_train_rows": {"type": "integer", "minimum": 1},
+               "solver": {"enum": [s.value for s in LinearSolver]}},
     "incremental": {"data": _NAME, "task": _TASK, "estimator": _NAME, "params": {"type": "object"},
                     "passes": {"type": "integer", "minimum": 1}, "max_train_rows": {"type": "integer", "minimum": 1}},
     "post_fit": {"data": _NAME, "task": _TASK, "estimator": _NAME, "params": {"type": "object"},
@@ -90,7 +92,9 @@ _FIELDS: dict[str, dict[str, Any]] = {
     "model_sink": {"models": _NAMES, "path": {"type": "string", "minLength": 1}},
     "blend": {"models": _NAMES, "method": {"enum": [m.value for m in BlendMethod]},
               "folds": {"type": "integer", "minimum": 2},
-              "local_fold_fraction": {"type": "number", "minimum": 0, "maximum": 1}},
+              "local_fold_fraction": {"type": "number", "minimum": 0, "maximum": 1},
+              "fit_rows": {"enum": [r.value for r in FitRows]}, "ensemble_size": {"type": "integer", "minimum": 1},
+              "bags": {"type": "integer", "minimum": 0}},
     "evaluate": {"models": _NAMES, "part": _PART},
     "zarr_sink": {"models": _NAMES, "path": {"type": "string", "minLength": 1},
                   "part": {"enum": ["all", "train", "validation", "test"]}, "overwrite": {"type": "boolean"}},

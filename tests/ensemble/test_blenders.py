@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.linear_model import LinearRegression, LogisticRegression, RidgeCV
 from sklearn.metrics import log_loss
 from sklearn.tree import DecisionTreeClassifier
 
@@ -120,8 +120,9 @@ def test_stacking_custom_final_estimator_and_regression():
     rng = np.random.default_rng(3)
     X = rng.normal(size=(200, 2))
     reg = Stacking(task="regression").fit(X, 1.0 + 2.0 * X[:, 0])
-    assert isinstance(reg.final_estimator_, LinearRegression)
-    np.testing.assert_allclose(reg.final_estimator_.coef_, [2.0, 0.0], atol=1e-8)
+    assert isinstance(reg.final_estimator_, RidgeCV) and reg.fallback_ is None
+    assert reg.final_estimator_.alpha_ == 1e-3  # exact data: the least penalty wins
+    np.testing.assert_allclose(reg.final_estimator_.coef_, [2.0, 0.0], atol=1e-4)
 
 
 # ---- errors -----------------------------------------------------------------------------------

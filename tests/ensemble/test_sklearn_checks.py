@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 from sklearn.utils.estimator_checks import check_estimator, parametrize_with_checks
 
-from daskcollab.ensemble import Stacking, Voting, WeightedAverage
+from daskcollab.ensemble import EnsembleSelection, Stacking, Voting, WeightedAverage
 
 LAYOUT = (
     "fits 3/4-class labels on a column count that is not n_models * n_classes; a classification "
@@ -49,6 +49,8 @@ def expected_failed_checks(estimator) -> dict[str, str]:
         Voting(voting="hard"),
         Stacking(),
         Stacking(task="regression"),
+        EnsembleSelection(),
+        EnsembleSelection(task="regression", n_bags=5),
     ],
     expected_failed_checks=expected_failed_checks,
     xfail_strict=True,
@@ -78,8 +80,13 @@ class BinaryStacking(_BinaryTags, Stacking):
     pass
 
 
+class BinaryEnsembleSelection(_BinaryTags, EnsembleSelection):
+    pass
+
+
 @pytest.mark.parametrize(
-    "blender", [BinaryWeightedAverage(), BinaryVoting(), BinaryVoting(voting="hard"), BinaryStacking()], ids=repr
+    "blender", [BinaryWeightedAverage(), BinaryVoting(), BinaryVoting(voting="hard"), BinaryStacking(),
+                BinaryEnsembleSelection()], ids=repr
 )
 def test_layout_checks_pass_on_binary_labels(blender):
     """The checks declared above as expected failures pass once their labels are binary."""
