@@ -1,40 +1,39 @@
-"""Smoke tests of the throughput and scale benchmarks: each runs with ``--quick`` in a subprocess,
-within 40 s, and writes its result JSON with the expected keys.
+"""Smoke tests of the throughput and scale benchmarks: each runs with ``--quick`` in a subprocess
+and writes its result JSON with the expected keys (into a temporary folder, not the repository).
 
 The numbers of a quick run mean nothing (tiny data); these tests only keep the scripts working.
+Speed is the benchmarks' business, never a test's: the subprocess timeout is a hang guard only.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import subprocess
 import sys
-import time
 
 import pytest
 
 BENCHMARKS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
-LIMIT_S = 40
+HANG_GUARD_S = 900
 
 
-def run_quick(script: str, result: str) -> dict:
-    path = BENCHMARKS / "results" / f"{result}.json"
-    start_wall, start = time.time(), time.perf_counter()
+def run_quick(script: str, result: str, results_dir: pathlib.Path) -> dict:
+    path = results_dir / f"{result}.json"
     proc = subprocess.run(
         [sys.executable, str(BENCHMARKS / script), "--quick"],
-        capture_output=True, text=True, timeout=3 * LIMIT_S, cwd=BENCHMARKS.parent,
+        capture_output=True, text=True, timeout=HANG_GUARD_S, cwd=BENCHMARKS.parent,
+        env={**os.environ, "DASKCOLLAB_BENCH_RESULTS": str(results_dir)},
     )
-    seconds = time.perf_counter() - start
     assert proc.returncode == 0, f"{script} --quick failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
-    assert seconds < LIMIT_S, f"{script} --quick took {seconds:.1f} s (limit {LIMIT_S} s)"
-    assert path.exists() and path.stat().st_mtime >= start_wall - 1, f"{script} did not write {path}"
+    assert path.exists(), f"{script} did not write {path}"
     return json.loads(path.read_text())
 
 
 @pytest.mark.slow
-def test_predict_throughput_quick():
-    data = run_quick("bench_predict_throughput.py", "predict_throughput_quick")
+def test_predict_throughput_quick(tmp_path):
+    data = run_quick("bench_predict_throughput.py", "predict_throughput_quick", tmp_path)
     assert {"benchmark", "machine", "checks", "rows", "times_s", "rows_per_s", "paired_ratios", "target",
             "vs_one_booster", "auc_test", "store_check", "command"} <= data.keys()
     assert data["quick"] is True and data["rows"] == 200_000 and data["target"] == 0.9
@@ -50,8 +49,8 @@ def test_predict_throughput_quick():
 
 
 @pytest.mark.slow
-def test_scale_quick():
-    data = run_quick("bench_scale.py", "scale_quick")
+def test_scale_quick(tmp_path):
+    data = run_quick("bench_scale.py", "scale_quick", tmp_path)
     assert {"benchmark", "machine", "scale", "memory", "targets", "params", "command"} <= data.keys()
     scale = data["scale"]
     assert {"rows", "times_s", "stage_times_s", "ratios", "met", "blend_auc"} <= scale.keys()

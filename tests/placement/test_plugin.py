@@ -103,27 +103,25 @@ def test_tasks_without_annotation_or_with_worker_restrictions_are_left_alone(cli
 
 
 @pytest.mark.parametrize("with_dependency", [False, True])
-def test_unplaceable_resources_fail_within_one_second(client, tmp_path, with_dependency):
+def test_unplaceable_resources_fail_without_waiting_for_their_inputs(client, tmp_path, with_dependency):
     install(client, cost_model_path=tmp_path / "cm.json")
-    slow = dask.delayed(sleepy, pure=False)(3.0)
+    slow = dask.delayed(sleepy, pure=False)(30.0)
     with dask.annotate(resources={"TPU": 1}, collab={"workflow": "wf", "stage": "train", "kind": "model", "work": 1}):
         x = dask.delayed(sleepy, pure=False)(0.01, *([slow] if with_dependency else []))
-    t0 = time.perf_counter()
-    fut = client.compute(x)
+    fut, slow_fut = client.compute([x, slow])
     with pytest.raises(UnplaceableError, match=r"stage 'train', field 'resources'.*\{'TPU': 1\}.*pools available: fast .*gpu .*'GPU'.*spot "):
-        fut.result(timeout=10)
-    assert time.perf_counter() - t0 < 1.0
+        fut.result(timeout=60)  # a hang guard: the task errs, it never waits in no-worker
+    assert not slow_fut.done()  # it erred while its 30 s input was still running: it did not wait for it
+    client.cancel(slow_fut)
 
 
 def test_unknown_pool_fails_fast_and_names_the_pool(client, tmp_path):
     install(client, cost_model_path=tmp_path / "cm.json")
     with dask.annotate(resources={pool_resource("tpu-pod"): 1}):
         x = stage("embed", 1, 0.01, pool="tpu-pod")[0]
-        t0 = time.perf_counter()
         fut = client.compute(x)
     with pytest.raises(UnplaceableError, match=r"stage 'embed'.*pool 'tpu-pod'.*pools available: fast"):
-        fut.result(timeout=10)
-    assert time.perf_counter() - t0 < 1.0
+        fut.result(timeout=60)  # a hang guard: it errs instead of waiting in no-worker
     # a pool the plugin was told about (declared, no workers yet) does not fail fast
     install(client, cost_model_path=tmp_path / "cm.json", pools=[{"name": "tpu-pod", "price-per-hour": 9.0}],
             no_worker_timeout="1.5s")
@@ -246,11 +244,10 @@ def test_tasks_below_min_work_are_left_to_dask_but_accounted(client, tmp_path):
 
 def test_budget_and_deadline(client, tmp_path):
     install(client, cost_model_path=tmp_path / "cm.json", on_budget_miss="fail")
-    t0 = time.perf_counter()
     futs = client.compute(stage("costly", 4, 0.05, budget=1e-12))
     with pytest.raises(BudgetError, match=r"stage 'costly', field 'budget': budget \$1e-12 but the balanced plan costs"):
         client.gather(futs)
-    assert time.perf_counter() - t0 < 1.0
+    assert "costly" not in placement_report(client)["cost_by_stage"]  # refused before any of its tasks ran
     # warn (default): the run completes, the miss is recorded for the report
     install(client, cost_model_path=tmp_path / "cm.json")
     client.gather(client.compute(stage("late", 2, 0.05, deadline=1e-6)))
@@ -281,18 +278,18 @@ def test_replans_when_a_pool_loses_its_workers(tmp_path):
 
 
 @pytest.mark.slow
-def test_benchmark_quick_smoke():
+def test_benchmark_quick_smoke(tmp_path):
+    import os
     import pathlib
     import subprocess
     import sys
 
     root = pathlib.Path(__file__).resolve().parents[2]
-    start = time.time()
     proc = subprocess.run([sys.executable, str(root / "benchmarks" / "bench_placement.py"), "--quick"],
-                          capture_output=True, text=True, timeout=300, cwd=root)
+                          capture_output=True, text=True, timeout=900, cwd=root,  # a hang guard, not a limit
+                          env={**os.environ, "DASKCOLLAB_BENCH_RESULTS": str(tmp_path)})
     assert proc.returncode == 0, proc.stderr[-3000:]
-    path = root / "benchmarks" / "results" / "placement_quick.json"
-    assert path.stat().st_mtime >= start - 1
+    path = tmp_path / "placement_quick.json"
     data = json.loads(path.read_text())
     assert set(data["workflows"]) == {"montage@0.5s", "genome@0.5s"}
     shape = data["workflows"]["montage@0.5s"]
