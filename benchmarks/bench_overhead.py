@@ -6,7 +6,9 @@ xgboost.dask, dask-ml and scipy with the same split, models, parameters, blend a
 
     python benchmarks/bench_overhead.py [--repeats 3]
 
-Target: daskcollab / hand-written <= 1.05x. Writes benchmarks/results/overhead.json.
+Target: daskcollab / hand-written <= 1.0x (daskcollab submits the whole workflow at once, so
+independent stages overlap where the hand-written code waits step by step). Writes
+benchmarks/results/overhead.json with a ``checks`` map.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import daskcollab as dc  # noqa: E402
 
 XGB_PARAMS = {"max_depth": 8, "eta": 0.1, "subsample": 0.8, "min_child_weight": 5}
 ROUNDS = 200
+TARGET = 1.0
 
 
 def daskcollab_run(client, store, out):
@@ -115,9 +118,11 @@ def main() -> None:
     ratio = median(times["daskcollab"]) / median(times["hand-written"])
     print(f"\nflights workflow, median of {args.repeats}: daskcollab {median(times['daskcollab']):.2f} s, "
           f"hand-written {median(times['hand-written']):.2f} s")
-    print(f"overhead ratio daskcollab / hand-written: {verdict(ratio, 1.05)}")
-    path = write_result("overhead", {"times_s": times, "blend_auc": aucs, "ratio": ratio, "target": 1.05,
-                                     "met": ratio <= 1.05, "command": "python benchmarks/bench_overhead.py"})
+    print(f"overhead ratio daskcollab / hand-written: {verdict(ratio, TARGET)}")
+    checks = {"daskcollab vs hand-written": {"ratio": ratio, "target": TARGET, "met": ratio <= TARGET}}
+    path = write_result("overhead", {"times_s": times, "blend_auc": aucs, "ratio": ratio, "target": TARGET,
+                                     "met": ratio <= TARGET, "checks": checks,
+                                     "command": f"python benchmarks/bench_overhead.py --repeats {args.repeats}"})
     print(f"wrote {path}")
 
 
