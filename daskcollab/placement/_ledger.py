@@ -77,7 +77,7 @@ class StageRecord:
     """One stage of a run: busy totals per pool, its tasks' compute intervals, its state."""
 
     by_pool: dict[str, Totals] = field(default_factory=dict)
-    intervals: list[tuple[float, float]] = field(default_factory=list)
+    intervals: list[tuple[float, float, str, str]] = field(default_factory=list)  # (start, stop, pool, worker)
     state: str = "pending"
     started: float | None = None
     finished: float | None = None
@@ -88,15 +88,48 @@ class StageRecord:
 
     def active_seconds(self) -> float:
         """Seconds during which at least one of the stage's tasks computed (union of intervals)."""
-        total, end = 0.0, None
-        for a, b in sorted(self.intervals):
-            if end is None or a > end:
-                total += b - a
-                end = b
-            elif b > end:
-                total += b - end
-                end = b
-        return total
+        return _union_length((a, b) for a, b, *_ in self.intervals)
+
+    def gaps(self) -> list[tuple[float, float]]:
+        """Stretches of the stage's wall time (runner start to finish) when none of its tasks computed."""
+        spans = sorted((a, b) for a, b, *_ in self.intervals)
+        t0 = self.started if self.started is not None else (spans[0][0] if spans else None)
+        t1 = self.finished if self.finished is not None else (max(b for _, b in spans) if spans else None)
+        if t0 is None or t1 is None:
+            return []
+        out, cursor = [], t0
+        for a, b in spans:
+            if a > cursor:
+                out.append((cursor, min(a, t1)))
+            cursor = max(cursor, b)
+        if t1 > cursor:
+            out.append((cursor, t1))
+        return [(a, b) for a, b in out if b > a]
+
+
+def _union_length(spans) -> float:
+    total, end = 0.0, None
+    for a, b in sorted(spans):
+        if end is None or a > end:
+            total += b - a
+            end = b
+        elif b > end:
+            total += b - end
+            end = b
+    return total
+
+
+def _all_busy(intervals: list[tuple[float, float]], workers: int, t0: float, t1: float) -> float:
+    """Seconds of ``[t0, t1]`` during which ``workers`` workers were all computing (sweep over intervals)."""
+    events = sorted([(max(a, t0), 1) for a, b in intervals if b > t0 and a < t1]
+                    + [(min(b, t1), -1) for a, b in intervals if b > t0 and a < t1])
+    busy, last, total = 0, t0, 0.0
+    for t, step in events:
+        if busy >= workers:
+            total += t - last
+        busy += step
+        last = t
+    return total
 
 
 @dataclass
@@ -241,7 +274,7 @@ class Ledger:
         totals.add(duration, cost)
         if start is not None and stop is not None:
             if len(s.intervals) < StageRecord.MAX_INTERVALS:
-                s.intervals.append((start, stop))
+                s.intervals.append((start, stop, pool or UNANNOTATED, worker or ""))
             s.first_start = start if s.first_start is None else min(s.first_start, start)
             s.last_stop = stop if s.last_stop is None else max(s.last_stop, stop)
 
@@ -313,11 +346,15 @@ class Ledger:
         }
 
 
-def stage_observation(record: StageRecord, speeds: Mapping[str, float]) -> tuple[str, float, float, float] | None:
+def stage_observation(record: StageRecord, speeds: Mapping[str, float],
+                      run: RunLedger | None = None) -> tuple[str, float, float, float] | None:
     """What a finished stage teaches the cost model: ``(main pool, work at speed 1, width, latency)``.
 
     Work sums busy seconds x pool speed; width is busy seconds per active second (>= 1); latency
-    the stage's wall time (runner's start to finish, else first to last task) minus its active time.
+    the stage's wall time when none of its tasks computed *and* its main pool had a free worker
+    (round trips, work on the client). Waiting while every worker of the pool ran other stages'
+    tasks is contention, which the planner models itself, so it is not latency. ``run`` (the
+    stage's run) gives the other stages' tasks; without it every gap counts as latency.
     """
     busy = {pool: t.busy_seconds for pool, t in record.by_pool.items() if t.busy_seconds > 0}
     if not busy:
@@ -325,11 +362,11 @@ def stage_observation(record: StageRecord, speeds: Mapping[str, float]) -> tuple
     main = max(busy, key=busy.get)
     work = sum(seconds * speeds.get(pool, 1.0) for pool, seconds in busy.items())
     active = record.active_seconds()
-    if record.started is not None and record.finished is not None:
-        wall = record.finished - record.started
-    elif record.first_start is not None and record.last_stop is not None:
-        wall = record.last_stop - record.first_start
-    else:
-        wall = active
     width = max(1.0, sum(busy.values()) / active) if active > 0 else 1.0
-    return main, work, width, max(0.0, wall - active)
+    gaps = record.gaps()
+    latency = sum(b - a for a, b in gaps)
+    if run is not None and gaps:
+        on_pool = [(a, b) for s in run.stages.values() for a, b, pool, _ in s.intervals if pool == main]
+        workers = len({w for s in run.stages.values() for _, _, pool, w in s.intervals if pool == main}) or 1
+        latency -= sum(_all_busy(on_pool, workers, a, b) for a, b in gaps)
+    return main, work, width, max(0.0, latency)

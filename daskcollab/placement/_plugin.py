@@ -441,7 +441,7 @@ class PlacementPlugin(SchedulerPlugin):
         if status == "done" and self.learn_:
             speeds = {name: p.speed for name, p in self.live_pools().items()}
             for name, s in record.stages.items():
-                obs = stage_observation(s, speeds)
+                obs = stage_observation(s, speeds, record)
                 if obs is not None and s.state == "done":
                     pool, work, width, latency = obs
                     self.cost_model_.observe_stage(record.workflow, name, pool, work=work, width=width, latency=latency)

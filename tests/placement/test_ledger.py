@@ -1,0 +1,47 @@
+"""The ledger (pure): held vs busy money, per-run windows, and what a finished stage teaches."""
+
+from __future__ import annotations
+
+import pytest
+
+from daskcollab.placement._ledger import Ledger, stage_observation
+
+
+def test_held_money_counts_idle_workers_and_busy_money_only_work():
+    ledger = Ledger()
+    ledger.worker_up("w1", "spot", 3.6, now=0.0)
+    ledger.worker_up("w2", "gpu", 36.0, now=0.0)
+    ledger.worker_down("w2", now=50.0)  # the expensive worker left after 50 s
+    ledger.record_task("t", stage="fit", pool="spot", duration=10.0, price_per_hour=3.6, worker="w1")
+    assert ledger.cost == pytest.approx(0.01)
+    held = ledger.held_cost_by_pool(0.0, 100.0)
+    assert held["spot"] == pytest.approx(0.1) and held["gpu"] == pytest.approx(0.5)  # idle, paid all the same
+
+
+def test_a_run_ledger_closes_when_the_run_ends():
+    ledger = Ledger()
+    ledger.worker_up("w1", "spot", 3.6, now=0.0)
+    run = ledger.start_run("r1", "wf", budget=0.001, deadline=None, now=10.0)
+    ledger.record_task("a", stage="s", pool="spot", duration=1.0, price_per_hour=3.6, run="r1", start=10, stop=11)
+    run.finished = 20.0
+    ledger.record_task("b", stage="s", pool="spot", duration=5.0, price_per_hour=3.6, run="r1", start=30, stop=35)
+    snap = ledger.run_snapshot(run, now=100.0)
+    assert snap["stages"]["s"]["tasks"] == 1 and snap["cost_busy"] == pytest.approx(0.001)
+    assert snap["cost_held"] == pytest.approx(0.01)  # 10 s window x 3.6 $/h
+    assert snap["over_budget"] is True
+
+
+def test_waiting_for_workers_other_stages_hold_is_not_latency():
+    ledger = Ledger()
+    run = ledger.start_run("r", "wf", budget=None, deadline=None, now=0.0)
+    # one worker on pool p: stage "other" computes 0-8 s; stage "s" starts at 0 s, waits for the worker,
+    # computes 8-10 s, then waits 3 s on the client (a round trip), computes 13-14 s, ends at 14 s
+    for stage, start, stop in (("other", 0, 8), ("s", 8, 10), ("s", 13, 14)):
+        ledger.record_task(f"{stage}-{start}", stage=stage, pool="p", duration=stop - start, price_per_hour=0,
+                           worker="w", run="r", start=start, stop=stop)
+    s = run.stages["s"]
+    s.started, s.finished = 0.0, 14.0
+    pool, work, width, latency = stage_observation(s, {"p": 2.0}, run)
+    assert (pool, work, width) == ("p", 6.0, 1.0)  # 3 busy seconds at speed 2
+    assert latency == pytest.approx(3.0)  # the 8 s wait for the busy worker is contention, not latency
+    assert stage_observation(s, {"p": 2.0})[3] == pytest.approx(11.0)  # without the run: every gap counts
