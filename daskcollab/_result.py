@@ -49,6 +49,8 @@ class RunResult:
         Budget/deadline alerts and checks that could not be made.
     stage_states
         ``{stage: "done" | "reused" | ...}``.
+    graph
+        ``{stage: {"kind": ..., "inputs": [stage, ...]}}``: the workflow's DAG, in run order.
     """
 
     workflow: str
@@ -67,6 +69,7 @@ class RunResult:
     finished_at: float | None = None
     warnings: tuple[str, ...] = ()
     stage_states: Mapping[str, str] = field(default_factory=dict)
+    graph: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def wall_seconds(self) -> float:

@@ -308,6 +308,8 @@ class Ledger:
                 "pools": {pool: {"tasks": t.tasks, "busy_seconds": t.busy_seconds, "cost": t.cost}
                           for pool, t in s.by_pool.items()},
                 "first_start": s.first_start, "last_stop": s.last_stop,
+                # each task's compute interval [start, stop, pool, worker] (Gantt charts)
+                "intervals": [list(i) for i in s.intervals],
             }
         busy, held = sum(busy_pool.values()), sum(held_pool.values())
         spend = held

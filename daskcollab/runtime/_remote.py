@@ -45,8 +45,8 @@ def start_run(spec: Mapping[str, Any], dask_scheduler: Any = None) -> dict[str, 
             answer = {"placement": True, **plugin.start_run(spec)}
             if "error" in answer:
                 break
-        else:
-            plugin.start_run(spec)
+        else:  # the stage monitor keeps the plan the run started with (re-plans replace the ledger's)
+            plugin.start_run(spec, plan=answer.get("plan"))
     return answer
 
 
@@ -55,13 +55,19 @@ def stage_event(run_id: str, stage: str, state: str, dask_scheduler: Any = None)
         plugin.stage_event(run_id, stage, state)
 
 
-def finish_run(run_id: str, status: str, dask_scheduler: Any = None) -> dict[str, Any] | None:
-    """End a run everywhere; the placement plugin's ledger of the run (None without placement)."""
+def finish_run(run_id: str, status: str, outcome: Mapping[str, Any] | None = None,
+               dask_scheduler: Any = None) -> dict[str, Any] | None:
+    """End a run everywhere; the placement plugin's ledger of the run (None without placement).
+
+    ``outcome`` (``{"metrics", "weights", "blends"}`` of the run's result) goes to the stage
+    monitor, which shows it on the dashboard page.
+    """
     out = None
     for plugin in _plugins(dask_scheduler):
-        result = plugin.finish_run(run_id, status)
         if plugin.name == _PLACEMENT:
-            out = result
+            out = plugin.finish_run(run_id, status)
+        else:
+            plugin.finish_run(run_id, status, outcome)
     return out
 
 

@@ -97,10 +97,11 @@ def run(
                 # the plugin erred the run's tasks for its budget; libraries may re-raise that as their own error
                 raise BudgetError(ledger["alerts"][-1]) from exc
             raise
-        ledger = remote.finish(status)
         makespan = time.perf_counter() - start
-    return _result(compiled, runs, run_id=run_id, plan=answer.get("plan"), ledger=ledger, makespan=makespan,
-                   started_at=started_at, warnings=warnings)
+        outcome = _outcome(runs)
+        ledger = remote.finish(status, {k: outcome[k] for k in ("metrics", "weights", "blends")})
+    return _result(compiled, outcome, runs, run_id=run_id, plan=answer.get("plan"), ledger=ledger,
+                   makespan=makespan, started_at=started_at, warnings=warnings)
 
 
 class _Remote:
@@ -136,36 +137,37 @@ class _Remote:
             except Exception as exc:  # the cluster may be gone after a failure
                 logger.debug("run %s not cancelled on the scheduler: %r", self.run_id, exc)
 
-    def finish(self, status: str) -> dict[str, Any] | None:
+    def finish(self, status: str, outcome: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
         if not self.enabled:
             return None
         try:
-            return self.client.run_on_scheduler(_remote.finish_run, self.run_id, status)
+            return self.client.run_on_scheduler(_remote.finish_run, self.run_id, status, outcome)
         except Exception as exc:  # the cluster may be gone after a failure
             logger.debug("run %s not closed on the scheduler: %r", self.run_id, exc)
             return None
 
 
-def _result(compiled: CompiledWorkflow, runs: Mapping[str, StageRun], *, run_id: str, plan: Any,
-            ledger: Mapping[str, Any] | None, makespan: float, started_at: float, warnings: list[str]) -> RunResult:
-    metrics: dict[str, Any] = {}
-    weights: dict[str, Any] = {}
-    blends: dict[str, Any] = {}
-    models: dict[str, Any] = {}
-    outputs: dict[str, str] = {}
-    timings: dict[str, float] = {}
+def _outcome(runs: Mapping[str, StageRun]) -> dict[str, Any]:
+    """What the stages produced: metrics, blend weights and methods, model details, outputs, timings."""
+    out: dict[str, dict[str, Any]] = {k: {} for k in ("metrics", "weights", "blends", "models", "outputs", "timings")}
     for name, r in runs.items():
         stage, output = r.step.stage, r.output
-        timings[name] = round(r.seconds or 0.0, 3)
+        out["timings"][name] = round(r.seconds or 0.0, 3)
         if stage.kind is StageKind.EVALUATE:
-            metrics.update(output)
+            out["metrics"].update(output)
         elif stage.kind is StageKind.MODEL:
-            models[name] = dict(output.details)
+            out["models"][name] = dict(output.details)
         elif stage.kind is StageKind.ENSEMBLE:
-            weights[name] = dict(output.details.get("weights", {}))
-            blends[name] = {k: v for k, v in output.details.items() if k != "weights"}
+            out["weights"][name] = dict(output.details.get("weights", {}))
+            out["blends"][name] = {k: v for k, v in output.details.items() if k != "weights"}
         elif stage.kind is StageKind.SINK:
-            outputs[name] = os.path.abspath(str(output))
+            out["outputs"][name] = os.path.abspath(str(output))
+    return out
+
+
+def _result(compiled: CompiledWorkflow, outcome: Mapping[str, Any], runs: Mapping[str, StageRun], *, run_id: str,
+            plan: Any, ledger: Mapping[str, Any] | None, makespan: float, started_at: float,
+            warnings: list[str]) -> RunResult:
     cost: dict[str, Any] = {}
     if ledger:
         cost = {"busy": ledger["cost_busy"], "held": ledger["cost_held"],
@@ -175,10 +177,12 @@ def _result(compiled: CompiledWorkflow, runs: Mapping[str, StageRun], *, run_id:
                 "over_budget": ledger["over_budget"]}
         warnings = [*warnings, *(a for a in ledger.get("alerts", []) if a not in warnings)]
     return RunResult(
-        compiled.workflow.name, metrics, weights, blends, models, timings, outputs,
+        compiled.workflow.name, outcome["metrics"], outcome["weights"], outcome["blends"], outcome["models"],
+        outcome["timings"], outcome["outputs"],
         placements=dict(ledger or {}), run_id=run_id, plan=plan or {}, cost=cost, makespan_s=round(makespan, 3),
         started_at=started_at, finished_at=time.time(), warnings=tuple(warnings),
         stage_states={name: r.state.value for name, r in runs.items()},
+        graph={step.stage.name: {"kind": step.stage.kind.value, "inputs": list(step.inputs)} for step in compiled.steps},
     )
 
 

@@ -1,0 +1,189 @@
+"""A run's report as one self-contained HTML file (pure): inline CSS and static SVG, no script, no network."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from daskcollab.dashboard._view import fmt_money, run_from_result, run_view
+from daskcollab.report._svg import bar_svg, dag_svg, gantt_svg
+
+_CSS = """
+body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:1.5em 2em;color:#222}
+h1{margin-bottom:.1em}h2{margin-top:1.6em;border-bottom:1px solid #ddd;padding-bottom:.2em}
+table{border-collapse:collapse;margin:.5em 0 1em}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
+th{background:#eef}td:first-child,th:first-child{text-align:left}
+.badge{color:white;border-radius:3px;padding:1px 6px;font-weight:bold;font-size:.85em}
+.bad{background:#d62728}.good{background:#2ca02c}.none{background:#777}
+.muted{color:#666}.alert{color:#d62728}
+"""
+
+
+def _e(text: Any) -> str:
+    return html.escape(str(text))
+
+
+def _num(v: Any, spec: str = ".4f") -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    return format(v, spec) if isinstance(v, (int, float)) else _e(v)
+
+
+def _table(header: list[str], rows: list[list[Any]], cls: str = "") -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table class='{cls}'><tr>{head}</tr>{body}</table>"
+
+
+def _badge(state: str, bad: bool) -> str:
+    kind = "bad" if bad else ("none" if state.startswith("no ") else "good")
+    return f"<span class='badge {kind}'>{_e(state.upper())}</span>"
+
+
+def outcome_tables(view: Mapping[str, Any]) -> str:
+    """Metrics per model and blend, each blend's gain over its best member, and blend weights (HTML)."""
+    outcome = view.get("outcome") or {}
+    metrics, weights, blends = (outcome.get(k) or {} for k in ("metrics", "weights", "blends"))
+    parts = []
+    if metrics:
+        names = sorted({m for scores in metrics.values() for m in scores})
+        parts.append("<h3>Metrics</h3>" + _table(["model", *names], [
+            [_e(model), *(_num(scores.get(n)) for n in names)] for model, scores in metrics.items()], "metrics"))
+    gains = view.get("gains") or {}
+    if gains:
+        rows = [[_e(blend), _e(metric), f"{g['gain']:+.4f}", _e(g["best_member"]), _num(g["best_value"]),
+                 _num(g["blend_value"])] for blend, by_metric in gains.items() for metric, g in by_metric.items()]
+        parts.append("<h3>Gain of each blend over its best member (positive = better)</h3>"
+                     + _table(["blend", "metric", "gain", "best member", "member", "blend"], rows, "gains"))
+    for blend, w in weights.items():
+        method = (blends.get(blend) or {}).get("method", "")
+        parts.append(f"<h3>Blend {_e(blend)} <span class='muted'>({_e(method)})</span></h3>"
+                     + _table(["model", "weight"], [[_e(m), _num(x)] for m, x in w.items()], "weights"))
+    return "".join(parts)
+
+
+def render_report(result: Any) -> str:
+    """The HTML report of a run: a :class:`~daskcollab.RunResult` or its ``to_dict()`` / JSON file content.
+
+    Shows the workflow DAG, the Gantt of tasks by pool and worker, cost per stage and pool (busy
+    and held), plan vs actual, metrics per model and blend with each blend's gain over its best
+    member, blend weights, and the stages' states (failed, reused). The numbers are those of
+    :func:`daskcollab.dashboard._view.run_view`, as on the dashboard page.
+    """
+    data = result.to_dict() if hasattr(result, "to_dict") else dict(result)
+    view = run_view(run_from_result(data), data.get("placements") or {}, now=data.get("finished_at"))
+    if data.get("makespan_s") is not None and not view["placement"]:
+        view["elapsed"] = view["time"]["elapsed"] = data["makespan_s"]
+    m, t, p = view["money"], view["time"], view["plan"]
+    title = f"{view['workflow']} — run {view['run_id']}"
+    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{_e(title)}</title>"
+             f"<style>{_CSS}</style></head><body>",
+             f"<h1>{_e(view['workflow'])}</h1><p class='muted'>run {_e(view['run_id'])} · status "
+             f"<b class='status'>{_e(view['status'])}</b> · {view['progress']['stages_done']}/"
+             f"{view['progress']['stages_total']} stages done · elapsed <span class='elapsed'>"
+             f"{_num(t['elapsed'], '.1f')} s</span></p>"]
+    parts += [f"<p class='alert'>{_e(a)}</p>" for a in view["alerts"]]
+    for w in data.get("warnings") or ():
+        if w not in view["alerts"]:
+            parts.append(f"<p class='alert'>warning: {_e(w)}</p>")
+
+    parts.append("<h2>Workflow</h2>" + dag_svg(view["stages"]))
+
+    parts.append("<h2>Money and time</h2>")
+    if view["placement"]:
+        budget = "" if m["budget"] is None else f" of a <span class='budget'>{fmt_money(m['budget'])}</span> budget " \
+                                                f"(remaining <span class='remaining'>{fmt_money(m['remaining'])}</span>)"
+        parts.append(f"<p>{_badge(m['state'], m['state'] == 'over budget')} spent <span class='busy'>"
+                     f"{fmt_money(m['busy'])}</span> busy, <span class='held'>{fmt_money(m['held'])}</span> held{budget}. "
+                     f"{_badge(t['state'], t['state'] == 'over deadline')} "
+                     + ("" if t["deadline"] is None else f"deadline {t['deadline']:g} s") + "</p>")
+        bars = {"busy": m["busy"] or 0.0, "held": m["held"] or 0.0}
+        parts.append(bar_svg(bars, limit=m["budget"], over=m["state"] == "over budget"))
+        parts.append("<h3>Cost per pool</h3>" + _table(
+            ["pool", "busy s", "held s", "$ busy", "$ held"],
+            [[_e(pool), _num(x["busy_seconds"], ".1f"), _num(x["held_seconds"], ".1f"), fmt_money(x["busy"]),
+              fmt_money(x["held"])] for pool, x in m["by_pool"].items()], "pools"))
+    else:
+        parts.append("<p class='muted'>No money: the run had no placement plugin (start the scheduler with "
+                     "<code>--preload daskcollab.deploy.scheduler</code>).</p>")
+
+    if p is not None:
+        parts.append(f"<h2>Plan vs actual</h2><p class='muted'>mode {_e(p['mode'])}, {p['replans']} re-plans</p>"
+                     + _table(["", "planned", "actual", "actual / planned"], [
+                         [label, fmt(p[key]["planned"]), fmt(p[key]["actual"]), _ratio(p[key])]
+                         for label, key, fmt in (("makespan (s)", "makespan", lambda v: _num(v, ".1f")),
+                                                 ("cost, busy", "cost_busy", fmt_money),
+                                                 ("cost, held", "cost_held", fmt_money))], "plan"))
+
+    parts.append("<h2>Tasks by pool and worker</h2>"
+                 + gantt_svg(view["gantt"], [s["stage"] for s in view["stages"]]))
+
+    parts.append("<h2>Stages</h2>" + _table(
+        ["stage", "kind", "state", "ran on", "planned pool", "planned s", "wall s", "busy s", "$ busy", "$ held"],
+        [[_e(s["stage"]), _e(s["kind"] or ""), f"<span class='state-{_e(s['state'])}'>{_e(s['state'])}</span>",
+          _e(", ".join(s["pools"])), _e(s["planned_pool"] or "-"),
+          _num(None if s["planned_finish"] is None else s["planned_finish"] - s["planned_start"], ".1f"),
+          _num(s["seconds"] if s["seconds"] is not None else (data.get("timings") or {}).get(s["stage"]), ".1f"),
+          _num(s["busy_seconds"], ".1f"), fmt_money(s["cost_busy"]), fmt_money(s["cost_held"])] for s in view["stages"]],
+        "stages"))
+    reused = [s["stage"] for s in view["stages"] if s["state"] == "reused"]
+    failed = [s["stage"] for s in view["stages"] if s["state"] == "failed"]
+    parts.append(f"<p>Reused (not recomputed): {_e(', '.join(reused) or 'none')}. "
+                 f"Failed: {_e(', '.join(failed) or 'none')}.</p>")
+
+    outcome = outcome_tables(view)
+    if outcome:
+        parts.append("<h2>Models and blends</h2>" + outcome)
+    outputs = data.get("outputs") or {}
+    if outputs:
+        parts.append("<h2>Outputs</h2>" + _table(["sink", "path"], [[_e(k), _e(v)] for k, v in outputs.items()]))
+    parts.append("<script type='application/json' id='run-view'>"
+                 + json.dumps(_summary(view)).replace("</", "<\\/") + "</script>")
+    parts.append("</body></html>")
+    return "".join(parts)
+
+
+def _ratio(pair: Mapping[str, float | None]) -> str:
+    a, b = pair.get("actual"), pair.get("planned")
+    return "-" if a is None or not b else f"{a / b:.2f}"
+
+
+def _summary(view: Mapping[str, Any]) -> dict[str, Any]:
+    """The report's headline numbers, machine-readable (what tests compare with the page and metrics)."""
+    return {"run_id": view["run_id"], "status": view["status"], "money": view["money"],
+            "stages": {s["stage"]: s["state"] for s in view["stages"]}, "gantt_tasks": len(view["gantt"]),
+            "progress": view["progress"]}
+
+
+def write_report(result: Any, path: str | os.PathLike) -> str:
+    """Write :func:`render_report` of ``result`` (a RunResult, its dict, or a path to its JSON) to ``path``."""
+    if isinstance(result, (str, os.PathLike)):
+        result = load_result(result)
+    text = render_report(result)
+    tmp = f"{os.fspath(path)}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+    return os.fspath(path)
+
+
+def load_result(path: str | os.PathLike) -> dict[str, Any]:
+    """A ``RunResult`` JSON file (``daskcollab run --json``, ``RunResult.to_json()``) as a dict."""
+    from daskcollab._errors import DataError, stage_message
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError) as exc:
+        raise DataError(stage_message("report", "RUN.json", f"expected a RunResult JSON file, got {exc}",
+                                            "pass the file written by `daskcollab run --json RUN.json`")) from exc
+    if not isinstance(data, dict) or "workflow" not in data:
+        raise DataError(stage_message("report", "RUN.json",
+                                            f"expected a RunResult JSON object with a 'workflow' key, got "
+                                            f"{type(data).__name__}", "pass the file written by `daskcollab run "
+                                            "--json RUN.json`"))
+    return data
