@@ -36,6 +36,10 @@ class RunCancelledError(DaskCollabError, RuntimeError):
     """A task of a run that was given up (another stage failed); the first failure is what to fix."""
 
 
+class UsageError(DaskCollabError, ValueError):
+    """A command line option has a malformed value (the CLI exits with its usage status, 2)."""
+
+
 def stage_message(stage: str, field: str | None, problem: str, fix: str) -> str:
     """Format the house error message: where, what is wrong, how to fix it."""
     where = f"stage {stage!r}" + (f", field {field!r}" if field else "")

@@ -2,15 +2,18 @@
 
 ::
 
-    daskcollab run FILE.yaml [--scheduler ADDRESS] [--no-progress] [--json OUT] [--concurrency N]
+    daskcollab [--version] [-v | -q] COMMAND ...
+    daskcollab run FILE.yaml [--scheduler ADDRESS] [--no-progress] [--json OUT] [--report OUT.html] [--concurrency N]
+    daskcollab report RUN.json -o REPORT.html
     daskcollab validate FILE.yaml
     daskcollab plan FILE.yaml [--pools POOLS.yaml]
     daskcollab kubernetes POOLS.yaml --name NAME --image IMAGE [--job WORKFLOW.yaml] [-o OUT.yaml]   (alias: k8s)
     daskcollab data NAME PATH [--rows N] [--chunk-rows N]
     daskcollab schema
 
-Exit status: 0 on success, 2 for a workflow or data problem (the message says what and how
-to fix it), 1 for anything unexpected.
+Exit status (:class:`ExitCode`): 0 success, 2 a usage error (unknown option, missing argument:
+argparse's own, or a malformed option value), 3 a workflow, data, placement or budget problem (a ``DaskCollabError``: the
+message says what and how to fix it), 1 anything unexpected (a traceback).
 """
 
 from __future__ import annotations
@@ -18,38 +21,97 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import logging
+import os
 import sys
 from collections.abc import Sequence
+from enum import IntEnum
 
-from daskcollab._errors import DaskCollabError
+from daskcollab._errors import DaskCollabError, UsageError
+
+logger = logging.getLogger("daskcollab")
+
+
+class ExitCode(IntEnum):
+    """What ``daskcollab`` exits with."""
+
+    OK = 0
+    UNEXPECTED = 1
+    USAGE = 2  # argparse exits with 2 on a usage error
+    WORKFLOW = 3  # a DaskCollabError: bad workflow, data, placement, budget
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    _configure_logging(quiet=bool(getattr(args, "no_progress", False)))
+    verbosity = -1 if getattr(args, "no_progress", False) or args.quiet else args.verbose
+    _configure_logging(verbosity)
     try:
         return args.func(args)
+    except UsageError as exc:
+        logger.error("error: %s", exc)
+        return ExitCode.USAGE
     except DaskCollabError as exc:
-        print(f"daskcollab: error: {exc}", file=sys.stderr)
-        return 2
+        logger.error("error: %s", exc)
+        return ExitCode.WORKFLOW
 
 
-def _configure_logging(*, quiet: bool) -> None:
-    """Stage lines and warnings of the ``daskcollab`` logger on stderr (warnings only when quiet)."""
-    import logging
+def version() -> str:
+    """The installed daskcollab version."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as _version
 
-    logger = logging.getLogger("daskcollab")
-    if not any(getattr(h, "_daskcollab_cli", False) for h in logger.handlers):
+    try:
+        return _version("daskcollab")
+    except PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown (not installed)"
+
+
+class _LibraryNoise(logging.Filter):
+    """Drops messages of Dask that every run prints and no user acts on (shown with ``-v``)."""
+
+    NOISE = ("Worker process still alive after",)  # the nanny closing a worker at cluster close
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(n in message for n in self.NOISE)
+
+
+def _configure_logging(verbosity: int) -> None:
+    """Console logging of the CLI: ``daskcollab`` lines on stderr, library noise quiet by default.
+
+    ``verbosity`` -1 (``-q`` / ``--no-progress``): warnings only; 0 (default): daskcollab's stage
+    lines, Dask's warnings without its close-time noise; 1 (``-v``): Dask's INFO lines too
+    (``Run out-of-band function``, nanny and worker life cycle); 2 (``-vv``): daskcollab DEBUG.
+    Worker processes started here inherit the Dask level through ``DASK_LOGGING__DISTRIBUTED``.
+    """
+    ours = logging.getLogger("daskcollab")
+    if not any(getattr(h, "_daskcollab_cli", False) for h in ours.handlers):
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("daskcollab: %(message)s"))
         handler._daskcollab_cli = True  # type: ignore[attr-defined]
-        logger.addHandler(handler)
-    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+        ours.addHandler(handler)
+    ours.setLevel(logging.WARNING if verbosity < 0 else logging.DEBUG if verbosity >= 2 else logging.INFO)
+    dask_level = logging.INFO if verbosity >= 1 else logging.WARNING
+    os.environ["DASK_LOGGING__DISTRIBUTED"] = logging.getLevelName(dask_level).lower()
+    noisy = logging.getLogger("distributed")
+    noisy.setLevel(dask_level)
+    nanny = logging.getLogger("distributed.nanny")
+    for f in [f for f in nanny.filters if isinstance(f, _LibraryNoise)]:
+        nanny.removeFilter(f)
+    if verbosity < 1:
+        nanny.addFilter(_LibraryNoise())
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="daskcollab", description="Collaborative ML workflows on Dask.")
+    parser = argparse.ArgumentParser(
+        prog="daskcollab", description="Collaborative ML workflows on Dask.",
+        epilog="exit status: 0 ok, 2 usage error, 3 workflow/data/placement/budget error, 1 unexpected error")
+    parser.add_argument("--version", action="version", version=f"daskcollab {version()}")
+    loud = parser.add_mutually_exclusive_group()
+    loud.add_argument("-v", "--verbose", action="count", default=0,
+                      help="show Dask's INFO lines too (-vv: daskcollab debug lines)")
+    loud.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run a YAML workflow and print its metrics table")
@@ -59,9 +121,16 @@ def _parser() -> argparse.ArgumentParser:
                           "scheduler-address, as in a DaskJob's runner pod); without either, start a LocalCluster")
     run.add_argument("--no-progress", action="store_true", help="do not print stage lines and progress bars")
     run.add_argument("--json", metavar="OUT", help="also write the RunResult as JSON to OUT")
+    run.add_argument("--report", metavar="OUT.html",
+                     help="also write the run's self-contained HTML report to OUT.html (see `daskcollab report`)")
     run.add_argument("--concurrency", type=int, metavar="N",
                      help="at most N stages at once (default: no limit; 1: one stage after another)")
     run.set_defaults(func=_run)
+
+    report = sub.add_parser("report", help="write a run's self-contained HTML report from its RunResult JSON")
+    report.add_argument("result", metavar="RUN.json", help="a RunResult JSON file (daskcollab run --json RUN.json)")
+    report.add_argument("-o", "--output", metavar="REPORT.html", required=True, help="where to write the report")
+    report.set_defaults(func=_report)
 
     validate = sub.add_parser("validate", help="check a YAML workflow without running it")
     validate.add_argument("file")
@@ -126,7 +195,19 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         with open(args.json, "w") as f:
             f.write(result.to_json())
-    return 0
+    if args.report:
+        from daskcollab.report import write_report
+
+        logger.info("report: %s", write_report(result, args.report))
+    return ExitCode.OK
+
+
+def _report(args: argparse.Namespace) -> int:
+    from daskcollab.report import write_report
+
+    path = write_report(args.result, args.output)
+    print(f"wrote the report of {args.result} to {path}")
+    return ExitCode.OK
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -142,16 +223,16 @@ def _data(args: argparse.Namespace) -> int:
     from daskcollab.data._builders import BUILDERS
 
     if args.name not in BUILDERS:
-        print(f"daskcollab: error: unknown dataset {args.name!r}; registered: {sorted(BUILDERS)!r}", file=sys.stderr)
-        return 2
+        logger.error("error: unknown dataset %r; registered: %r", args.name, sorted(BUILDERS))
+        return ExitCode.USAGE
     builder = BUILDERS[args.name]
     options = {k: v for k, v in (("rows", args.rows), ("chunk_rows", args.chunk_rows)) if v is not None}
     accepted = inspect.signature(builder).parameters
     for option in options:
         if option not in accepted:
-            print(f"daskcollab: error: dataset {args.name!r} does not take --{option.replace('_', '-')} "
-                  "(it is a fixed real table)", file=sys.stderr)
-            return 2
+            logger.error("error: dataset %r does not take --%s (it is a fixed real table)", args.name,
+                         option.replace("_", "-"))
+            return ExitCode.USAGE
     path = builder(args.path, **options)
     print(f"wrote {args.name!r} to {path}")
     return 0
@@ -186,7 +267,7 @@ def _pairs(option: str, items: Sequence[str]) -> dict[str, str]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise DaskCollabError(stage_message("kubernetes", option, f"expected KEY=VALUE, got {item!r}",
+            raise UsageError(stage_message("kubernetes", option, f"expected KEY=VALUE, got {item!r}",
                                                 f"write e.g. {option} collab.placement.mode=cheapest"))
         pairs[key] = value
     return pairs
@@ -207,8 +288,8 @@ def _kubernetes(args: argparse.Namespace) -> int:
         else:
             docs = kube_manifests(args.name, pools, **options)
     except ImportError as exc:
-        print(f"daskcollab: error: {exc}", file=sys.stderr)
-        return 1
+        logger.error("error: %s", exc)
+        return ExitCode.UNEXPECTED
     command = f"daskcollab kubernetes {args.pools} --name {args.name} --image {args.image}"
     text = f"# {command}{f' --job {args.job}' if args.job else ''}\n" + manifests_yaml(docs)
     if args.output:

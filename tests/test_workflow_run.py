@@ -98,7 +98,7 @@ def test_cli_validate_and_run_on_the_embedded_local_cluster(clf_store, tmp_path)
     assert zarr.open_group(tmp_path / "out.zarr").attrs["complete"] is True
 
     bad = subprocess.run([*cli, "validate", str(tmp_path / "missing.yaml")], capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 2 and "cannot read the workflow file" in bad.stderr
+    assert bad.returncode == 3 and "cannot read the workflow file" in bad.stderr
 
 
 @pytest.mark.parametrize("method", ["soft_voting", "hard_voting", "stacking"])

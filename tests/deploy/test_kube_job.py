@@ -57,7 +57,7 @@ def test_cli_job_validates_the_workflow_first(tmp_path, capsys):
         check_against_crd(doc)
     bad = tmp_path / "bad.yaml"
     bad.write_text(wf.read_text().replace("type: post_fit", "type: post_fitt"))
-    assert main(["k8s", str(POOLS_YAML), "--name", "nightly", "--image", IMAGE, "--job", str(bad)]) == 2
+    assert main(["k8s", str(POOLS_YAML), "--name", "nightly", "--image", IMAGE, "--job", str(bad)]) == 3
     assert "post_fitt" in capsys.readouterr().err
 
 

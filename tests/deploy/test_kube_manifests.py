@@ -232,7 +232,7 @@ def test_cli_writes_file_and_reports_errors(tmp_path, capsys):
     assert [d["metadata"]["name"] for d in yaml.safe_load_all(out.read_text())] == [
         "collab", "collab-cpu-ondemand", "collab-gpu"]
     bad = write(tmp_path, "- {name: gpu, price-per-hour: 1, kubernetes: [gpu-pool]}\n")
-    assert main(["k8s", str(bad), "--name", "collab", "--image", IMAGE]) == 2
+    assert main(["k8s", str(bad), "--name", "collab", "--image", IMAGE]) == 3
     assert "field 'pools.gpu.kubernetes': expected a mapping, got ['gpu-pool']" in capsys.readouterr().err
     assert main(["k8s", str(POOLS_YAML), "--name", "c", "--image", IMAGE, "--config", "nonsense"]) == 2
     assert "field '--config': expected KEY=VALUE, got 'nonsense'" in capsys.readouterr().err
