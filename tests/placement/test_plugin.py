@@ -302,3 +302,28 @@ def test_benchmark_quick_smoke(tmp_path):
     assert {"front_cost_at_dask_makespan_vs_bound", "cheapest_deadline", "cheapest_cost_vs_bound",
             "fastest_follows_plan"} <= shape["checks"].keys()
     assert {"us_per_task", "wall_ratio"} <= data["overhead"]["checks"].keys()
+
+
+def test_a_worker_runs_its_queued_tasks_in_the_plan_order(tmp_path):
+    """Six independent tasks, longest planned first (HEFT), where Dask's own order runs them the other way."""
+    def timed(seconds):
+        start = time.time()
+        time.sleep(seconds)
+        return start
+
+    def graph():
+        out = []
+        for i, work in enumerate([0.3, 0.25, 0.2, 0.15, 0.1, 0.05]):
+            with dask.annotate(collab={"workflow": "o", "stage": f"s{i}", "kind": "task", "work": work}):
+                out.append(dask.delayed(timed, pure=False)(work, dask_key_name=f"t{i}-{time.time_ns()}"))
+        return out
+
+    keys = [f"t{i}" for i in range(6)]
+    runs = {}
+    for plugin in (False, PlacementPlugin(cost_model_path=tmp_path / "cm.json", mode="fastest")):
+        with start_local_pools([Pool("one", 0.1, 1.0, 1)], plugin=plugin) as cluster, Client(cluster) as c:
+            c.wait_for_workers(1, timeout=60)
+            started = dict(zip(keys, c.gather(c.compute(graph()))))
+            runs[bool(plugin)] = sorted(keys, key=started.get)
+    assert runs[True] == keys  # the plan's order: longest first
+    assert runs[False] != keys  # Dask's own order differs: the test would fail without the plugin's order
