@@ -9,9 +9,9 @@ import dask
 import pytest
 from distributed import Client
 
+from daskcollab import testing
 from daskcollab._errors import BudgetError, UnplaceableError
 from daskcollab.placement import (
-    PLUGIN_NAME,
     CostModel,
     PlacementPlugin,
     Pool,
@@ -36,8 +36,7 @@ def sleepy(seconds, *deps):
 
 @pytest.fixture(scope="module")
 def pools_cluster(tmp_path_factory):
-    path = tmp_path_factory.mktemp("cm") / "cost-model.json"
-    with start_local_pools(POOLS, plugin=PlacementPlugin(cost_model_path=path)) as cluster:
+    with testing.pools_cluster(POOLS, cost_model_path=tmp_path_factory.mktemp("cm") / "cost-model.json") as cluster:
         yield cluster
 
 
@@ -50,9 +49,7 @@ def client(pools_cluster):
 
 def install(client, **kwargs):
     """Replace the scheduler's placement plugin (a fresh run: fresh ledger, cost model from disk)."""
-    if PLUGIN_NAME in client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.plugins)):
-        client.unregister_scheduler_plugin(PLUGIN_NAME)
-    client.register_plugin(PlacementPlugin(**kwargs))
+    testing.use_placement_plugin(client, **kwargs)
 
 
 def pool_of_workers(client):
