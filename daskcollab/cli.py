@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from enum import IntEnum
 
 from daskcollab._errors import DaskCollabError, UsageError
+from daskcollab._logging import quiet_close
 
 logger = logging.getLogger("daskcollab")
 
@@ -67,22 +68,13 @@ def version() -> str:
         return "unknown (not installed)"
 
 
-class _LibraryNoise(logging.Filter):
-    """Drops messages of Dask that every run prints and no user acts on (shown with ``-v``)."""
-
-    NOISE = ("Worker process still alive after",)  # the nanny closing a worker at cluster close
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        return not any(n in message for n in self.NOISE)
-
-
 def _configure_logging(verbosity: int) -> None:
     """Console logging of the CLI: ``daskcollab`` lines on stderr, library noise quiet by default.
 
     ``verbosity`` -1 (``-q`` / ``--no-progress``): warnings only; 0 (default): daskcollab's stage
-    lines, Dask's warnings without its close-time noise; 1 (``-v``): Dask's INFO lines too
-    (``Run out-of-band function``, nanny and worker life cycle); 2 (``-vv``): daskcollab DEBUG.
+    lines, Dask's warnings without the nanny's close-time "still alive, killing"; 1 (``-v``):
+    that warning and Dask's INFO level too; 2 (``-vv``): daskcollab DEBUG. Dask's "Run out-of-band
+    function" line for daskcollab's own scheduler calls is never shown (:mod:`daskcollab._logging`).
     Worker processes started here inherit the Dask level through ``DASK_LOGGING__DISTRIBUTED``.
     """
     ours = logging.getLogger("daskcollab")
@@ -94,13 +86,8 @@ def _configure_logging(verbosity: int) -> None:
     ours.setLevel(logging.WARNING if verbosity < 0 else logging.DEBUG if verbosity >= 2 else logging.INFO)
     dask_level = logging.INFO if verbosity >= 1 else logging.WARNING
     os.environ["DASK_LOGGING__DISTRIBUTED"] = logging.getLevelName(dask_level).lower()
-    noisy = logging.getLogger("distributed")
-    noisy.setLevel(dask_level)
-    nanny = logging.getLogger("distributed.nanny")
-    for f in [f for f in nanny.filters if isinstance(f, _LibraryNoise)]:
-        nanny.removeFilter(f)
-    if verbosity < 1:
-        nanny.addFilter(_LibraryNoise())
+    logging.getLogger("distributed").setLevel(dask_level)
+    quiet_close(verbosity < 1)
 
 
 def _parser() -> argparse.ArgumentParser:

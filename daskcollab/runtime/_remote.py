@@ -13,6 +13,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from daskcollab._logging import quiet_run_calls
+
+# Unpickling the first call on the scheduler imports this module before Dask logs the call: from
+# then on Dask's "Run out-of-band function" INFO line for these calls stays out of its log.
+quiet_run_calls()
+
 #: Scheduler plugins that take part in runs, by name (placement plugin, stage monitor).
 _PLACEMENT = "daskcollab-placement"
 _MONITOR = "daskcollab-stage-monitor"

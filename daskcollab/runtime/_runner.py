@@ -192,6 +192,9 @@ def _client(client: Client | None) -> Iterator[Client]:
         _install_page(client)
         yield client
         return
+    from daskcollab._logging import quiet_close
+
+    quiet_close()  # the nanny's "still alive, killing" when this embedded cluster closes
     with local_cluster() as cluster, Client(cluster) as c:
         _install_page(c)
         yield c

@@ -10,6 +10,7 @@ scraping the scheduler's real ``/metrics``, the report by rendering the run's ``
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -141,12 +142,34 @@ def test_page_is_in_the_dask_menu_and_old_route_redirects(watched):
     assert dashboard_url(client).endswith(PAGE_ROUTE)
 
 
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
 def test_page_without_placement_shows_stages(clf_store):
     with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address="127.0.0.1:0") as cluster, \
             Client(cluster) as client:
         src = dc.ZarrSource(clf_store, name="src")
         xgb = dc.XGBoostModel(src, name="xgb", rounds=3)
-        result = dc.run(dc.Workflow("dash", [dc.Evaluate([xgb], name="ev")]), client, progress=False)
+        # the in-process scheduler's log: daskcollab's run_on_scheduler calls leave no INFO line there
+        records, dask_log = _Records(), logging.getLogger("distributed.worker")
+        dask_log.addHandler(records)
+        try:
+            result = dc.run(dc.Workflow("dash", [dc.Evaluate([xgb], name="ev")]), client, progress=False)
+
+            def users_own_call(dask_scheduler=None):
+                return len(dask_scheduler.workers)
+
+            assert client.run_on_scheduler(users_own_call) == 2
+        finally:
+            dask_log.removeHandler(records)
+        assert [line for line in records.lines if "out-of-band" in line] == [
+            "Run out-of-band function 'users_own_call'"]
         base = f"http://127.0.0.1:{client.scheduler_info()['services']['dashboard']}"
         data = json.loads(get(base + "/daskcollab/json"))
         stages = {s["stage"]: s for s in data["stages"]}
