@@ -28,35 +28,14 @@ from daskcollab.data import BUILDERS, ChunkSplit, Dataset, RowSplit, write_zarr_
 from daskcollab.models import LinearSolver, Task
 from daskcollab.ensemble import EnsembleSelection, Stacking, Voting, WeightedAverage
 from daskcollab.models._files import load_model, save_model
-from daskcollab.workflow import (
-    Blend,
-    BlendMethod,
-    Evaluate,
-    FitRows,
-    IncrementalModel,
-    LinearModel,
-    ModelSink,
-    PostFitModel,
-    Predictions,
-    SavedModel,
-    SearchModel,
-    Stage,
-    StageKind,
-    Standardize,
-    UpdateModel,
-    Workflow,
-    XGBoostModel,
-    ZarrSink,
-    ZarrSource,
-)
+from daskcollab.workflow import *  # noqa: F403  (every registered stage class, Workflow, Stage, ...)
+from daskcollab.workflow import __all__ as _workflow_names
 from daskcollab.workflow._yaml import load_workflow
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BUILDERS",
-    "Blend",
-    "BlendMethod",
     "BudgetError",
     "ChunkSplit",
     "CompiledStage",
@@ -65,38 +44,22 @@ __all__ = [
     "DataError",
     "Dataset",
     "EnsembleSelection",
-    "Evaluate",
-    "FitRows",
-    "IncrementalModel",
-    "LinearModel",
     "LinearSolver",
-    "ModelSink",
-    "PostFitModel",
-    "Predictions",
     "RowSplit",
     "RunCancelledError",
     "RunResult",
-    "SavedModel",
-    "SearchModel",
     "Stacking",
-    "Stage",
-    "StageKind",
-    "Standardize",
     "Task",
     "UnplaceableError",
-    "UpdateModel",
     "Voting",
     "WeightedAverage",
-    "Workflow",
     "WorkflowError",
     "WorkflowFileError",
-    "XGBoostModel",
-    "ZarrSink",
-    "ZarrSource",
     "load_model",
     "load_workflow",
     "local_cluster",
     "run",
     "save_model",
     "write_zarr_dataset",
+    *(n for n in _workflow_names if n not in ("STAGE_TYPES", "StageContext")),
 ]

@@ -22,7 +22,7 @@ from daskcollab.models._search import SearchResult
 from daskcollab.models._sklearn_fitted import SklearnFitted
 from daskcollab.models._xgboost import XGBoostFitted, update_xgboost
 from daskcollab.runtime._context import StageContext
-from daskcollab.workflow._data_stages import _require_models
+from daskcollab.workflow._constraints import Integer, Path, edge, param
 from daskcollab.workflow._model_stages import Predictions
 from daskcollab.workflow._paths import Access, PathUse
 from daskcollab.workflow._stage import Stage, StageKind
@@ -36,18 +36,12 @@ class ModelSink(Stage):
     (xgboost UBJ, linear coefficients as JSON, scikit-learn estimators as skops). An existing
     folder is replaced only if it is a saved model."""
 
-    models: Sequence[Stage]
+    models: Sequence[Stage] = edge(StageKind.MODEL, example="xgb, logreg")
     _: KW_ONLY
-    path: str | os.PathLike = "models"
+    path: str | os.PathLike = param(Path(), "models", yaml_required=True)
 
     kind: ClassVar[StageKind] = StageKind.SINK
     type_name: ClassVar[str] = "model_sink"
-
-    def validate(self) -> None:
-        super().validate()
-        _require_models(self, self.models)
-        for i, m in enumerate(self.models):
-            self._require_stage(f"models[{i}]", m, (StageKind.MODEL,))
 
     def paths(self) -> tuple[PathUse, ...]:
         return tuple(PathUse("path", os.path.join(os.fspath(self.path), m.name), Access.WRITE, OutputKind.MODEL,
@@ -63,18 +57,12 @@ class ModelSink(Stage):
 class SavedModel(Stage):
     """A model saved earlier (by ``ModelSink``), predicting every row of ``data``."""
 
-    data: Stage
+    data: Stage = edge(*_DATA)
     _: KW_ONLY
-    path: str | os.PathLike = ""
+    path: str | os.PathLike = param(Path(what="the folder of a saved model"), example="models/xgb")
 
     kind: ClassVar[StageKind] = StageKind.MODEL
     type_name: ClassVar[str] = "saved_model"
-
-    def validate(self) -> None:
-        super().validate()
-        self._require_stage("data", self.data, _DATA)
-        if not os.fspath(self.path):
-            self._fail("path", "the folder of a saved model", self.path, 'path="models/xgb"')
 
     def paths(self) -> tuple[PathUse, ...]:
         return (PathUse("path", os.fspath(self.path), Access.READ, what="saved model"),)
@@ -98,23 +86,14 @@ class UpdateModel(Stage):
     passes. The updated model predicts every row of ``data``.
     """
 
-    model: Stage
-    data: Stage
+    model: Stage = edge(StageKind.MODEL)
+    data: Stage = edge(*_DATA)
     _: KW_ONLY
-    rounds: int = 50
-    passes: int = 1
+    rounds: int = param(Integer(min=1), 50)
+    passes: int = param(Integer(min=1), 1)
 
     kind: ClassVar[StageKind] = StageKind.MODEL
     type_name: ClassVar[str] = "update"
-
-    def validate(self) -> None:
-        super().validate()
-        self._require_stage("model", self.model, (StageKind.MODEL,))
-        self._require_stage("data", self.data, _DATA)
-        for name in ("rounds", "passes"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                self._fail(name, "a positive integer", value, f"{name}=10")
 
     def run(self, ctx: StageContext, previous: Predictions, data: Dataset) -> Predictions:
         fitted = previous.fitted
