@@ -47,6 +47,21 @@ class Dataset:
 MAX_CLASSES = 1_000
 
 
+def row_ids(plan: SplitPlan) -> da.Array:
+    """Every row's position in the source store (int64), chunked like the rows."""
+    return da.arange(sum(plan.chunks), chunks=(plan.chunks,), dtype=np.int64)
+
+
+def part_codes(plan: SplitPlan) -> da.Array:
+    """Every row's split part as its code (:data:`~daskcollab.data._split.PART_CODES`; int8),
+    chunked like the rows, one task per chunk."""
+    return row_ids(plan).map_blocks(_part_codes_block, plan, dtype=np.int8, meta=np.empty((0,), dtype=np.int8))
+
+
+def _part_codes_block(rows: np.ndarray, plan: SplitPlan, block_info=None) -> np.ndarray:
+    return plan.codes(block_info[0]["chunk-location"][0]).astype(np.int8)
+
+
 def describe_chunks(chunks: tuple[int, ...]) -> str:
     """Row chunking in a few words, for error messages: ``'6 chunks / 6000 rows'``."""
     return f"{len(chunks)} chunks / {sum(chunks)} rows"

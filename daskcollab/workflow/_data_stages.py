@@ -11,10 +11,10 @@ from typing import Any, ClassVar
 import dask.array as da
 import numpy as np
 
-from daskcollab._errors import DataError
+from daskcollab._errors import DataError, stage_message
 from daskcollab.data._atomic import OutputKind
-from daskcollab.data._dataset import MAX_CLASSES, Dataset, select_rows
-from daskcollab.data._split import Part, RowSplit, Split
+from daskcollab.data._dataset import MAX_CLASSES, Dataset, describe_chunks, part_codes, row_ids, select_rows
+from daskcollab.data._split import PART_CODES, Part, RowSplit, Split
 from daskcollab.data._zarr_sink import write_predictions
 from daskcollab.data._zarr_source import open_dataset
 from daskcollab.models._memory import worker_headroom
@@ -25,6 +25,9 @@ from daskcollab.workflow._constraints import Choice, Flag, Number, Path, SplitOf
 from daskcollab.workflow._stage import Stage, StageKind
 
 logger = logging.getLogger("daskcollab")
+
+#: Arrays every prediction store holds besides the models' (row ids, split parts).
+ROW_ARRAYS = ("row", "part")
 
 
 def _builder_names() -> list[str]:
@@ -134,11 +137,19 @@ class Standardize(Stage):
 class ZarrSink(Stage):
     """Write predictions (one array per model or blend stage) to a new Zarr group, chunk-aligned.
 
+    Besides one array per model, the store holds ``row`` (each row's position in the source
+    store, int64; xarray's coordinate of the ``row`` dimension) and ``part`` (each row's split
+    part: 0 train, 1 validation, 2 test, -1 none; its ``flag_meanings`` attribute says so), so
+    predictions join back to the source rows. Read it back with::
+
+        import xarray as xr
+        preds = xr.open_zarr("predictions.zarr")   # or zarr.open_group(...)["xgb"][:]
+
     Parameters
     ----------
     models
         Model or ensemble stages whose predictions are written, one array each (named after
-        the stage).
+        the stage; ``row`` and ``part`` are taken).
     path
         Output Zarr group; written atomically (temporary folder, then renamed).
     part
@@ -162,15 +173,34 @@ class ZarrSink(Stage):
         replaces = OutputKind.PREDICTIONS if self.overwrite else None
         return (PathUse("path", os.fspath(self.path), Access.WRITE, replaces),)
 
+    def validate(self) -> None:
+        super().validate()
+        taken = sorted({m.name for m in self.models} & set(ROW_ARRAYS))
+        if taken:
+            self._fail("models", f"stages not named {list(ROW_ARRAYS)!r} (the store's row-id and part arrays)",
+                       taken, f"rename stage {taken[0]!r}, e.g. name={taken[0] + '_model'!r}")
+
     def run(self, ctx: StageContext, *outputs) -> str:
         arrays = {}
+        plan = outputs[0].data.split
+        rows = {"row": row_ids(plan), "part": part_codes(plan)}
         for stage, out in zip(self.models, outputs):
-            pred = out.predictions
-            if self.part != "all":
-                pred = select_rows(pred, out.data.split, Part(self.part))
-            arrays[stage.name] = pred
-        attrs = {"workflow": ctx.workflow, "stage": self.name, "part": self.part, "arrays": list(arrays)}
-        return write_predictions(self.path, arrays, attrs=attrs, overwrite=self.overwrite, stage=self.name)
+            if out.data.split.chunks != plan.chunks:
+                got, first = describe_chunks(out.data.split.chunks), describe_chunks(plan.chunks)
+                raise DataError(stage_message(self.name, "models", f"{stage.name!r} predicts {got}, "
+                                              f"{self.models[0].name!r} {first}",
+                                              "write predictions of the same rows to one store"))
+            arrays[stage.name] = out.predictions
+        arrays.update(rows)
+        if self.part != "all":
+            arrays = {name: select_rows(arr, plan, Part(self.part)) for name, arr in arrays.items()}
+        attrs = {"workflow": ctx.workflow, "stage": self.name, "part": self.part,
+                 "arrays": [s.name for s in self.models]}
+        array_attrs = {"row": {"description": "row position in the source store"},
+                       "part": {"description": "split part of the row", "flag_values": [-1, *PART_CODES.values()],
+                                "flag_meanings": " ".join(["none", *PART_CODES])}}
+        return write_predictions(self.path, arrays, attrs=attrs, array_attrs=array_attrs, overwrite=self.overwrite,
+                                 stage=self.name)
 
 
 def summarise_labels(ctx: StageContext, y: da.Array) -> tuple[int, tuple[int, ...] | None]:
