@@ -27,7 +27,8 @@ from daskcollab.compile import CompiledStage, CompiledWorkflow
 from daskcollab.data import BUILDERS, ChunkSplit, Dataset, RowSplit, write_zarr_dataset
 from daskcollab.models import LinearSolver, Task
 from daskcollab.ensemble import EnsembleSelection, Stacking, Voting, WeightedAverage
-from daskcollab.models._files import load_model, save_model
+from daskcollab.models._files import load_model, load_pipeline, save_model, save_pipeline
+from daskcollab.models._pipeline import InputSpec, Pipeline
 from daskcollab.workflow import *  # noqa: F403  (every registered stage class, Workflow, Stage, ...)
 from daskcollab.workflow import __all__ as _workflow_names
 from daskcollab.workflow._yaml import load_workflow
@@ -44,7 +45,9 @@ __all__ = [
     "DataError",
     "Dataset",
     "EnsembleSelection",
+    "InputSpec",
     "LinearSolver",
+    "Pipeline",
     "RowSplit",
     "RunCancelledError",
     "RunResult",
@@ -56,10 +59,12 @@ __all__ = [
     "WorkflowError",
     "WorkflowFileError",
     "load_model",
+    "load_pipeline",
     "load_workflow",
     "local_cluster",
     "run",
     "save_model",
+    "save_pipeline",
     "write_zarr_dataset",
     *(n for n in _workflow_names if n not in ("STAGE_TYPES", "StageContext")),
 ]

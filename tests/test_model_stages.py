@@ -128,11 +128,13 @@ def test_models_round_trip_through_safe_files(client, clf, tmp_path):
     assert (tmp_path / "models" / "xgb" / "booster.ubj").exists()
     assert (tmp_path / "models" / "rf" / "estimator.skops").exists()
     written = zarr.open_group(tmp_path / "p.zarr")
-    for m in models:
-        loaded = dc.SavedModel(src if m.name == "xgb" else scaled, name=f"{m.name}_loaded",
-                               path=tmp_path / "models" / m.name)
-        out = run_stage(client, loaded, data if m.name != "xgb" else run_stage(client, src))
-        np.testing.assert_allclose(out.predictions.compute(), written[m.name][:], rtol=1e-6)
+    raw = run_stage(client, src)
+    for m in models:  # each folder is the whole pipeline: raw features in, the same predictions out
+        loaded = dc.SavedModel(src, name=f"{m.name}_loaded", path=tmp_path / "models" / m.name)
+        out = run_stage(client, loaded, raw)
+        np.testing.assert_array_equal(out.predictions.compute(), written[m.name][:])
+    with pytest.raises(dc.DataError, match=r"stage 'lin_loaded', field 'data': 'scaled' is preprocessed already"):
+        run_stage(client, dc.SavedModel(scaled, name="lin_loaded", path=tmp_path / "models" / "lin"), data)
 
 
 def test_passive_aggressive_search_winner_update_and_sampled_post_fit(client, clf, tmp_path):

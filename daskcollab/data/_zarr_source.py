@@ -58,7 +58,7 @@ def open_dataset(path: str | os.PathLike, features: str, labels: str, split: Spl
         dy = dy.rechunk({0: dX.chunks[0]})
     plan = resolve_split(split, dX.chunks[0], stage)
     names = tuple(X.attrs.get("feature_names") or (f"f{i}" for i in range(X.shape[1])))
-    return Dataset(dX, dy, plan, names)
+    return Dataset(dX, dy, plan, names, source_dtype=str(X.dtype))
 
 
 def _array(group: zarr.Group, name: str, field: str, path: str, stage: str) -> zarr.Array:

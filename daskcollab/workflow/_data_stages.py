@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import KW_ONLY, dataclass, replace
 from typing import Any, ClassVar
 
 import dask.array as da
@@ -95,8 +95,7 @@ class ZarrSource(Stage):
                 f"stage {self.name!r}, field 'labels': {int(n_nan)} NaN labels in {self.labels!r}. "
                 "Fix: drop or impute rows with missing labels before writing the store"
             )
-        return Dataset(X, y, data.split, data.feature_names, persisted=keep,
-                       binary_labels=classes == (0, 1), classes=classes)
+        return replace(data, X=X, y=y, persisted=keep, binary_labels=classes == (0, 1), classes=classes)
 
 
 @dataclass(eq=False)
@@ -130,7 +129,7 @@ class Standardize(Stage):
         X = prep.transform(data.X)
         if data.persisted:
             (X,) = ctx.persist(X)
-        return data.with_features(X)
+        return data.with_features(X, prep)
 
 
 @dataclass(eq=False)
