@@ -125,3 +125,29 @@ def test_inconsistent_pipeline_entries_are_refused_even_with_a_matching_digest(c
     with pytest.raises(DataError, match=r"field 'preprocess\[0\]': not fitted preprocessing statistics \(statistics "
                                         r"of different lengths \[5, 28\]\)"):
         dc.load_pipeline(folder, client)
+
+
+def test_the_shipped_train_save_and_score_workflows_round_trip(client, tmp_path, monkeypatch):
+    """workflows/sensor-fusion-train-save.yaml then -score.yaml (smaller stores; paths relative to the cwd)."""
+    import pathlib
+
+    workflows = pathlib.Path(__file__).parents[1] / "workflows"
+    monkeypatch.chdir(tmp_path)
+    for name in ("sensor-fusion-train-save", "sensor-fusion-score"):
+        text = (workflows / f"{name}.yaml").read_text().replace("rows: 200000", "rows: 20000").replace(
+            "rows: 100000", "rows: 10000").replace("chunk_rows: 50000", "chunk_rows: 5000").replace(
+            "chunk_rows: 25000", "chunk_rows: 2500").replace("rounds: 100", "rounds: 10")
+        (tmp_path / f"{name}.yaml").write_text(text)
+    trained = dc.run(dc.load_workflow(tmp_path / "sensor-fusion-train-save.yaml"), client, progress=False)
+    scored = dc.run(dc.load_workflow(tmp_path / "sensor-fusion-score.yaml"), client, progress=False)
+    assert sorted(p.name for p in (tmp_path / "out" / "sensor-fusion-models").iterdir()) == ["logreg", "xgb"]
+    for model in ("xgb", "logreg"):
+        assert scored.metrics[model]["auc"] > 0.6  # the saved pipelines still rank new cycles
+        assert abs(scored.metrics[model]["auc"] - trained.metrics[model]["auc"]) < 0.05
+    # scoring the training store with the saved pipelines reproduces the training run's predictions
+    src = dc.ZarrSource(tmp_path / "data" / "sensor-fusion-train.zarr", name="src")
+    again = [dc.SavedModel(src, name=m, path=tmp_path / "out" / "sensor-fusion-models" / m) for m in ("xgb", "logreg")]
+    dc.run(dc.Workflow("again", [dc.ZarrSink(again, path=tmp_path / "again.zarr")]), client, progress=False)
+    first = zarr.open_group(tmp_path / "out" / "sensor-fusion-train-predictions.zarr")
+    for model in ("xgb", "logreg"):
+        np.testing.assert_array_equal(zarr.open_group(tmp_path / "again.zarr")[model][:], first[model][:])

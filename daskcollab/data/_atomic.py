@@ -117,9 +117,10 @@ def atomic_group(path: str | os.PathLike, kind: OutputKind, *, where: str) -> It
     replaced only if it is a daskcollab output of the same ``kind`` (checked before and again
     right before the swap), and the swap is atomic where the OS allows it (:func:`swap_into_place`).
     """
-    path = os.fspath(path)
+    # absolute: chunks are written by worker processes, whose working directory may differ
+    path = os.path.abspath(os.fspath(path))
     check_replaceable(path, kind, where)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
     try:
         group = zarr.open_group(tmp, mode="w")

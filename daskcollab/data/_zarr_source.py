@@ -24,7 +24,8 @@ def open_dataset(path: str | os.PathLike, features: str, labels: str, split: Spl
     DataError
         Missing store or array, non-numeric dtypes, shape mismatch, empty split part.
     """
-    path = os.fspath(path)
+    # absolute: the chunk reads run in worker processes, whose working directory may differ
+    path = os.path.abspath(os.fspath(path))
     if not os.path.exists(path):
         raise DataError(
             f"stage {stage!r}, field 'path': no Zarr store at {path!r}. Fix: create it with "
