@@ -27,36 +27,16 @@ from daskcollab.compile import CompiledStage, CompiledWorkflow
 from daskcollab.data import BUILDERS, ChunkSplit, Dataset, RowSplit, write_zarr_dataset
 from daskcollab.models import LinearSolver, Task
 from daskcollab.ensemble import EnsembleSelection, Stacking, Voting, WeightedAverage
-from daskcollab.models._files import load_model, save_model
-from daskcollab.workflow import (
-    Blend,
-    BlendMethod,
-    Evaluate,
-    FitRows,
-    IncrementalModel,
-    LinearModel,
-    ModelSink,
-    PostFitModel,
-    Predictions,
-    SavedModel,
-    SearchModel,
-    Stage,
-    StageKind,
-    Standardize,
-    UpdateModel,
-    Workflow,
-    XGBoostModel,
-    ZarrSink,
-    ZarrSource,
-)
+from daskcollab.models._files import load_model, load_pipeline, save_model, save_pipeline
+from daskcollab.models._pipeline import InputSpec, Pipeline
+from daskcollab.workflow import *  # noqa: F403  (every registered stage class, Workflow, Stage, ...)
+from daskcollab.workflow import __all__ as _workflow_names
 from daskcollab.workflow._yaml import load_workflow
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BUILDERS",
-    "Blend",
-    "BlendMethod",
     "BudgetError",
     "ChunkSplit",
     "CompiledStage",
@@ -65,38 +45,26 @@ __all__ = [
     "DataError",
     "Dataset",
     "EnsembleSelection",
-    "Evaluate",
-    "FitRows",
-    "IncrementalModel",
-    "LinearModel",
+    "InputSpec",
     "LinearSolver",
-    "ModelSink",
-    "PostFitModel",
-    "Predictions",
+    "Pipeline",
     "RowSplit",
     "RunCancelledError",
     "RunResult",
-    "SavedModel",
-    "SearchModel",
     "Stacking",
-    "Stage",
-    "StageKind",
-    "Standardize",
     "Task",
     "UnplaceableError",
-    "UpdateModel",
     "Voting",
     "WeightedAverage",
-    "Workflow",
     "WorkflowError",
     "WorkflowFileError",
-    "XGBoostModel",
-    "ZarrSink",
-    "ZarrSource",
     "load_model",
+    "load_pipeline",
     "load_workflow",
     "local_cluster",
     "run",
     "save_model",
+    "save_pipeline",
     "write_zarr_dataset",
+    *(n for n in _workflow_names if n not in ("STAGE_TYPES", "StageContext")),
 ]

@@ -2,10 +2,36 @@
 
 from __future__ import annotations
 
+import datetime
+import importlib
 import json
+import platform
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
+
+from daskcollab._errors import DataError
+
+#: Libraries whose versions a run records (import names).
+RECORDED_LIBRARIES = ("dask", "distributed", "dask_ml", "xgboost", "sklearn", "numpy", "zarr", "skops")
+#: Version of the JSON layout :meth:`RunResult.to_json` writes.
+JSON_FORMAT = 1
+#: Keys :meth:`RunResult.to_json` adds that are derived from the fields (ignored when read back).
+_DERIVED = ("format", "started_at_utc", "finished_at_utc")
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of Python, daskcollab and :data:`RECORDED_LIBRARIES` in this process
+    (``"not installed"`` for a missing one)."""
+    from daskcollab import __version__
+
+    out = {"python": platform.python_version(), "daskcollab": __version__}
+    for name in RECORDED_LIBRARIES:
+        try:
+            out[name] = str(importlib.import_module(name).__version__)
+        except ImportError:
+            out[name] = "not installed"
+    return out
 
 
 @dataclass(frozen=True)
@@ -51,6 +77,12 @@ class RunResult:
         ``{stage: "done" | "reused" | ...}``.
     graph
         ``{stage: {"kind": ..., "inputs": [stage, ...]}}``: the workflow's DAG, in run order.
+    versions
+        Python, daskcollab and library versions of the process that ran the workflow
+        (:func:`library_versions`).
+
+    :meth:`to_json` writes every field plus ``format`` and the timestamps in ISO 8601 UTC;
+    :meth:`from_json` reads it back into an equal result.
     """
 
     workflow: str
@@ -70,6 +102,7 @@ class RunResult:
     warnings: tuple[str, ...] = ()
     stage_states: Mapping[str, str] = field(default_factory=dict)
     graph: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    versions: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def wall_seconds(self) -> float:
@@ -80,7 +113,45 @@ class RunResult:
         return asdict(self)
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, default=str)
+        """The result as JSON: every field, ``format`` and ISO 8601 UTC timestamps."""
+        out = {"format": JSON_FORMAT, **self.to_dict(), "started_at_utc": _iso(self.started_at),
+               "finished_at_utc": _iso(self.finished_at)}
+        return json.dumps(out, indent=2, default=str)
+
+    @classmethod
+    def from_json(cls, text: str) -> RunResult:
+        """Read a result written by :meth:`to_json` (a string; e.g. ``Path("run.json").read_text()``).
+
+        Raises
+        ------
+        DataError
+            Not JSON, another format, no ``workflow``, or keys no :class:`RunResult` has.
+
+        Examples
+        --------
+        >>> r = RunResult("w", metrics={"xgb": {"auc": 0.9}}, warnings=("late",))
+        >>> RunResult.from_json(r.to_json()) == r
+        True
+        """
+        try:
+            data = json.loads(text)
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"RunResult.from_json: not valid JSON ({exc}). Fix: pass the text RunResult.to_json "
+                            "wrote") from exc
+        if not isinstance(data, dict) or not isinstance(data.get("workflow"), str):
+            raise DataError("RunResult.from_json: expected a JSON object with a 'workflow' name. Fix: pass the text "
+                            "RunResult.to_json wrote")
+        if data.get("format", JSON_FORMAT) != JSON_FORMAT:
+            raise DataError(f"RunResult.from_json: format {data.get('format')!r}, expected {JSON_FORMAT}. Fix: read "
+                            "it with the daskcollab version that wrote it")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known - set(_DERIVED))
+        if unknown:
+            raise DataError(f"RunResult.from_json: unknown keys {unknown!r}. Fix: pass the text RunResult.to_json "
+                            "wrote")
+        values = {k: v for k, v in data.items() if k in known}
+        values["warnings"] = tuple(values.get("warnings") or ())
+        return cls(**values)
 
     def table(self) -> str:
         """Metrics, weights and timings as a plain-text table."""
@@ -153,6 +224,12 @@ def _gain_lines(metrics, blends, weights) -> list[str]:
             parts = [f"{metric} {g.gain:+.4f} (vs {g.best_member} {g.best_value:.4f})" for metric, g in gains.items()]
             out.append(f"  {blend:<20} " + ", ".join(parts))
     return ["", "gain over the best member (positive = better):", *out] if out else []
+
+
+def _iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return datetime.datetime.fromtimestamp(timestamp, tz=datetime.timezone.utc).isoformat()
 
 
 def _fmt(value: float | None) -> str:

@@ -58,8 +58,11 @@ def test_unknown_estimator_and_parameter_names_are_caught_when_built(clf_store):
     with pytest.raises(dc.WorkflowError, match=r"stage 'incremental', field 'params.alpah': unknown parameter 'alpah' "
                                                r"for 'sgd' \(SGDClassifier\); did you mean \['alpha'\]\?"):
         dc.Workflow("w", [dc.IncrementalModel(src, params={"alpah": 1e-3})])
-    with pytest.raises(dc.WorkflowError, match=r"field 'estimator': unknown estimator 'svm'; registered: \["):
+    with pytest.raises(dc.WorkflowError, match=r"field 'estimator': expected one of \[.*'random_forest'.*\], got 'svm'\. "
+                                               r"Fix: estimator='random_forest'"):
         dc.Workflow("w", [dc.PostFitModel(src, estimator="svm")])
+    with pytest.raises(dc.WorkflowError, match=r"got 'random_forrest' \(did you mean \['random_forest'\]\?\)"):
+        dc.Workflow("w", [dc.SearchModel(src, estimator="random_forrest", grid={"max_depth": [2]})])
     with pytest.raises(dc.WorkflowError, match=r"stage 'search', field 'method': 'hyperband' is not available: "
                                                r"dask-ml's incremental searches .*dask/dask-ml#1016.*Fix: method='random'"):
         dc.Workflow("w", [dc.SearchModel(src, grid={"max_depth": [2]}, method="hyperband")])
@@ -85,7 +88,8 @@ def test_unknown_xgboost_parameter_in_yaml_names_the_stage_field_and_fix(tmp_pat
     """
     path = tmp_path / "wf.yaml"
     path.write_text(textwrap.dedent(text))
-    with pytest.raises(dc.WorkflowFileError, match=r"wf\.yaml: stage 'xgb', field 'params.colsample_by_tree': unknown "
+    with pytest.raises(dc.WorkflowFileError, match=r"wf\.yaml: stages\[1\]\.params\.colsample_by_tree \(line 5\): "
+                                                   r"stage 'xgb', field 'params.colsample_by_tree': unknown "
                                                    r"parameter 'colsample_by_tree' for the xgboost booster; did you "
                                                    r"mean \['colsample_bytree'.*Fix: use one of the valid names"):
         dc.load_workflow(path)
@@ -124,11 +128,13 @@ def test_models_round_trip_through_safe_files(client, clf, tmp_path):
     assert (tmp_path / "models" / "xgb" / "booster.ubj").exists()
     assert (tmp_path / "models" / "rf" / "estimator.skops").exists()
     written = zarr.open_group(tmp_path / "p.zarr")
-    for m in models:
-        loaded = dc.SavedModel(src if m.name == "xgb" else scaled, name=f"{m.name}_loaded",
-                               path=tmp_path / "models" / m.name)
-        out = run_stage(client, loaded, data if m.name != "xgb" else run_stage(client, src))
-        np.testing.assert_allclose(out.predictions.compute(), written[m.name][:], rtol=1e-6)
+    raw = run_stage(client, src)
+    for m in models:  # each folder is the whole pipeline: raw features in, the same predictions out
+        loaded = dc.SavedModel(src, name=f"{m.name}_loaded", path=tmp_path / "models" / m.name)
+        out = run_stage(client, loaded, raw)
+        np.testing.assert_array_equal(out.predictions.compute(), written[m.name][:])
+    with pytest.raises(dc.DataError, match=r"stage 'lin_loaded', field 'data': 'scaled' is preprocessed already"):
+        run_stage(client, dc.SavedModel(scaled, name="lin_loaded", path=tmp_path / "models" / "lin"), data)
 
 
 def test_passive_aggressive_search_winner_update_and_sampled_post_fit(client, clf, tmp_path):

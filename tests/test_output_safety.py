@@ -76,7 +76,8 @@ def test_yaml_path_data_is_refused_with_the_file_named(store, tmp_path):
         {"name": "predictions", "type": "zarr_sink", "models": ["lin"], "path": os.path.dirname(store),
          "overwrite": True},
     ]}
-    with pytest.raises(WorkflowFileError, match=r"wf\.yaml: stage 'predictions', field 'path': .* contains"):
+    with pytest.raises(WorkflowFileError, match=r"wf\.yaml: stages\[2\]\.path: stage 'predictions', field 'path': "
+                                                r".* contains"):
         workflow_from_dict(doc, source="wf.yaml")
 
 

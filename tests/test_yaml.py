@@ -9,7 +9,8 @@ import pytest
 
 import daskcollab as dc
 from daskcollab import WorkflowFileError, load_workflow
-from daskcollab.workflow._yaml import STAGE_TYPES, _FIELDS, workflow_schema
+from daskcollab.workflow._stage import declared_fields
+from daskcollab.workflow._yaml import STAGE_TYPES, workflow_schema
 
 WORKFLOWS = sorted((pathlib.Path(__file__).parents[1] / "workflows").glob("*.yaml"))
 
@@ -81,18 +82,21 @@ def test_not_yaml_and_missing_file(tmp_path):
 
 
 def test_schema_covers_exactly_the_registered_types():
-    assert set(_FIELDS) == set(STAGE_TYPES)
     enum = workflow_schema()["properties"]["stages"]["items"]["properties"]["type"]["enum"]
     assert sorted(enum) == sorted(STAGE_TYPES)
+    by_type = workflow_schema()["properties"]["stages"]["items"]["allOf"]
+    assert sorted(b["if"]["properties"]["type"]["const"] for b in by_type) == sorted(STAGE_TYPES)
 
 
-def test_schema_fields_match_stage_constructor_parameters():
+def test_schema_fields_are_the_stage_constructor_parameters():
     import dataclasses
 
-    common = {"name", "resources", "pool", "priority", "retries", "cost"}
+    by_type = {b["if"]["properties"]["type"]["const"]: b["then"]
+               for b in workflow_schema()["properties"]["stages"]["items"]["allOf"]}
     for type_name, cls in STAGE_TYPES.items():
-        params = {f.name for f in dataclasses.fields(cls) if f.name != "_"} - common
-        assert params == set(_FIELDS[type_name]), type_name
+        params = {f.name for f in dataclasses.fields(cls)}
+        assert set(by_type[type_name]["properties"]) == params | {"type"}, type_name
+        assert {d.name for d in declared_fields(cls)} == params
 
 
 def test_every_stage_type_loads_from_yaml(tmp_path):

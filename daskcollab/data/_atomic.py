@@ -1,5 +1,9 @@
 """Write outputs so that they appear complete or not at all, and replace only what daskcollab wrote.
 
+Every store is readable by any Zarr v3 reader: each array names its dimensions (``row``,
+``feature``, ``class``; xarray needs them) and the group's metadata is consolidated into its
+``zarr.json`` once the store is complete (:func:`new_array`, :func:`atomic_group`).
+
 Every store and model folder daskcollab writes carries a marker: the Zarr group attribute
 ``daskcollab = {"kind": "predictions" | "dataset", "version": ...}`` (a model folder's marker is its
 ``model.json``). An existing path is replaced only when it carries the marker of the same kind
@@ -14,7 +18,8 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+import warnings
+from collections.abc import Iterator, Sequence
 from enum import Enum
 
 import zarr
@@ -77,6 +82,25 @@ def check_replaceable(path: str | os.PathLike, kind: OutputKind, where: str, fix
     )
 
 
+def new_array(group: zarr.Group, name: str, *, shape: tuple[int, ...], chunks: tuple[int, ...], dtype: object,
+              dims: Sequence[str]) -> zarr.Array:
+    """Create an array as every daskcollab store does: compressed with :data:`COMPRESSORS` and
+    with ``dimension_names`` (``("row", "feature")``, ``("row",)``, ...)."""
+    if len(dims) != len(shape):
+        raise ValueError(f"array {name!r}: {len(dims)} dimension names for {len(shape)} dimensions")
+    return group.create_array(name, shape=shape, chunks=chunks, dtype=dtype, compressors=COMPRESSORS,
+                              dimension_names=tuple(dims))
+
+
+def consolidate(path: str | os.PathLike) -> None:
+    """Consolidate a finished group's metadata into its ``zarr.json`` (one read opens it all;
+    xarray looks for it first)."""
+    with warnings.catch_warnings():
+        # zarr-python writes v3 consolidated metadata as an extension and says so each time
+        warnings.filterwarnings("ignore", "Consolidated metadata is currently not part", UserWarning)
+        zarr.consolidate_metadata(os.fspath(path))
+
+
 def marker(kind: OutputKind) -> dict[str, str]:
     """The marker attribute of a store of ``kind``."""
     from daskcollab import __version__
@@ -93,14 +117,16 @@ def atomic_group(path: str | os.PathLike, kind: OutputKind, *, where: str) -> It
     replaced only if it is a daskcollab output of the same ``kind`` (checked before and again
     right before the swap), and the swap is atomic where the OS allows it (:func:`swap_into_place`).
     """
-    path = os.fspath(path)
+    # absolute: chunks are written by worker processes, whose working directory may differ
+    path = os.path.abspath(os.fspath(path))
     check_replaceable(path, kind, where)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
     try:
         group = zarr.open_group(tmp, mode="w")
         yield group
         group.attrs[MARKER_KEY] = marker(kind)
+        consolidate(tmp)
         check_replaceable(path, kind, where)
         swap_into_place(tmp, path)
     finally:

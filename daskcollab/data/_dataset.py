@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
+from typing import Any
 
 import dask.array as da
 import numpy as np
@@ -23,6 +24,9 @@ class Dataset:
     ``persisted`` tells whether ``X`` is held in cluster memory or re-read from its source;
     ``binary_labels`` whether the labels are all 0 or 1, with both present; ``classes`` the
     distinct label values when every label is an integer in ``[0, MAX_CLASSES)`` (None otherwise).
+    ``steps`` are the fitted preprocessing steps applied since the source (in order) and
+    ``source_dtype`` the dtype of the stored features: with ``feature_names`` they say what raw
+    features a model trained on this data expects (a saved pipeline records them).
     """
 
     X: da.Array
@@ -32,19 +36,37 @@ class Dataset:
     persisted: bool = True
     binary_labels: bool = True
     classes: tuple[int, ...] | None = (0, 1)
+    steps: tuple[Any, ...] = ()
+    source_dtype: str = "float32"
 
     def part(self, part: Part | str) -> tuple[da.Array, da.Array]:
         """Rows of one split part as ``(X, y)``, chunk for chunk (no data is read now)."""
         part = Part(part)
         return select_rows(self.X, self.split, part), select_rows(self.y, self.split, part)
 
-    def with_features(self, X: da.Array, feature_names: tuple[str, ...] | None = None) -> Dataset:
-        """The same rows, labels and split with new features (e.g. after scaling)."""
-        return replace(self, X=X, feature_names=feature_names or self.feature_names)
+    def with_features(self, X: da.Array, step: Any = None) -> Dataset:
+        """The same rows, labels and split with new features: ``X`` after the fitted
+        preprocessing ``step`` (kept in :attr:`steps`; a ``Preprocessor``)."""
+        return replace(self, X=X, steps=self.steps + ((step,) if step is not None else ()))
 
 
 #: Labels with more distinct integer values than this are not summarised as classes.
 MAX_CLASSES = 1_000
+
+
+def row_ids(plan: SplitPlan) -> da.Array:
+    """Every row's position in the source store (int64), chunked like the rows."""
+    return da.arange(sum(plan.chunks), chunks=(plan.chunks,), dtype=np.int64)
+
+
+def part_codes(plan: SplitPlan) -> da.Array:
+    """Every row's split part as its code (:data:`~daskcollab.data._split.PART_CODES`; int8),
+    chunked like the rows, one task per chunk."""
+    return row_ids(plan).map_blocks(_part_codes_block, plan, dtype=np.int8, meta=np.empty((0,), dtype=np.int8))
+
+
+def _part_codes_block(rows: np.ndarray, plan: SplitPlan, block_info=None) -> np.ndarray:
+    return plan.codes(block_info[0]["chunk-location"][0]).astype(np.int8)
 
 
 def describe_chunks(chunks: tuple[int, ...]) -> str:

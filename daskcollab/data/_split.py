@@ -25,6 +25,8 @@ class Part(str, Enum):
 
 
 _CODES = {Part.TRAIN: 0, Part.VALIDATION: 1, Part.TEST: 2}
+#: The part code of each part, as written in prediction stores (``-1``: a row in no part).
+PART_CODES: dict[str, int] = {part.value: code for part, code in _CODES.items()}
 
 
 @dataclass(frozen=True)

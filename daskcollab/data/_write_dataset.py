@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from daskcollab._errors import DataError
-from daskcollab.data._atomic import COMPRESSORS, OutputKind, atomic_group
+from daskcollab.data._atomic import OutputKind, atomic_group, new_array
 
 
 def write_zarr_dataset(
@@ -56,23 +56,13 @@ def write_zarr_dataset(
             "Fix: encode them, e.g. y.astype('category').cat.codes"
         )
     with atomic_group(path, OutputKind.DATASET, where="write_zarr_dataset, field 'overwrite'") as group:
-        xa = group.create_array(
-            features,
-            shape=matrix.shape,
-            chunks=(chunk_rows, matrix.shape[1]),
-            dtype="float32",
-            compressors=COMPRESSORS,
-        )
+        xa = new_array(group, features, shape=matrix.shape, chunks=(chunk_rows, matrix.shape[1]), dtype="float32",
+                       dims=("row", "feature"))
         xa[:] = matrix
         xa.attrs["feature_names"] = list(names)
         xa.attrs["categories"] = categories
-        ya = group.create_array(
-            labels,
-            shape=labels_arr.shape,
-            chunks=(chunk_rows,),
-            dtype=labels_arr.dtype if labels_arr.dtype != bool else "uint8",
-            compressors=COMPRESSORS,
-        )
+        ya = new_array(group, labels, shape=labels_arr.shape, chunks=(chunk_rows,),
+                       dtype=labels_arr.dtype if labels_arr.dtype != bool else "uint8", dims=("row",))
         ya[:] = labels_arr
     return path
 

@@ -5,6 +5,9 @@ process workers, see DESIGN.md). The store is written to a temporary sibling fol
 into place only after every chunk landed, then marked ``complete`` in its attributes: a failed
 run never leaves a store that looks finished. ``overwrite`` replaces only a prediction store
 daskcollab wrote (see :mod:`daskcollab.data._atomic`).
+
+Arrays name their dimensions: ``("row",)`` for a score or label per row, ``("row", "class")`` for
+class probabilities, so ``xarray.open_zarr`` opens the store as one dataset.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from collections.abc import Mapping
 import dask.array as da
 
 from daskcollab._errors import DataError
-from daskcollab.data._atomic import COMPRESSORS, OutputKind, atomic_group
+from daskcollab.data._atomic import OutputKind, atomic_group, new_array
 
 
 def write_predictions(
@@ -23,14 +26,17 @@ def write_predictions(
     arrays: Mapping[str, da.Array],
     *,
     attrs: Mapping[str, object],
+    array_attrs: Mapping[str, Mapping[str, object]] | None = None,
     overwrite: bool,
     stage: str,
 ) -> str:
     """Compute ``arrays`` (same row chunks) into a new Zarr group at ``path``; return the path.
 
     Only one chunk per task is in memory at a time; nothing is gathered on the client.
+    ``array_attrs`` are attributes of single arrays, by name.
     """
     path = os.fspath(path)
+    array_attrs = dict(array_attrs or {})
     if os.path.exists(path) and not overwrite:
         raise DataError(
             f"stage {stage!r}, field 'path': {path!r} already exists. "
@@ -40,19 +46,18 @@ def write_predictions(
         writes = []
         for name, arr in arrays.items():
             arr = _regular_rows(arr)
-            target = group.create_array(
-                name,
-                shape=arr.shape,
-                chunks=tuple(c[0] for c in arr.chunks),
-                dtype=arr.dtype,
-                compressors=COMPRESSORS,
-            )
+            target = new_array(group, name, shape=arr.shape, chunks=tuple(c[0] for c in arr.chunks),
+                               dtype=arr.dtype, dims=_DIMS[: arr.ndim])
+            target.attrs.update(array_attrs.get(name, {}))
             writes.append((arr, target))
         # da.store, not da.to_zarr: to_zarr (2026.8) re-chunks its input to "auto" chunk sizes,
         # merging our row chunks; store writes each dask chunk into exactly one Zarr chunk.
         da.store([a for a, _ in writes], [t for _, t in writes], lock=False, compute=True)
         group.attrs.update({**attrs, "complete": True})
     return path
+
+
+_DIMS = ("row", "class")
 
 
 def _regular_rows(arr: da.Array) -> da.Array:

@@ -24,7 +24,8 @@ def open_dataset(path: str | os.PathLike, features: str, labels: str, split: Spl
     DataError
         Missing store or array, non-numeric dtypes, shape mismatch, empty split part.
     """
-    path = os.fspath(path)
+    # absolute: the chunk reads run in worker processes, whose working directory may differ
+    path = os.path.abspath(os.fspath(path))
     if not os.path.exists(path):
         raise DataError(
             f"stage {stage!r}, field 'path': no Zarr store at {path!r}. Fix: create it with "
@@ -58,7 +59,7 @@ def open_dataset(path: str | os.PathLike, features: str, labels: str, split: Spl
         dy = dy.rechunk({0: dX.chunks[0]})
     plan = resolve_split(split, dX.chunks[0], stage)
     names = tuple(X.attrs.get("feature_names") or (f"f{i}" for i in range(X.shape[1])))
-    return Dataset(dX, dy, plan, names)
+    return Dataset(dX, dy, plan, names, source_dtype=str(X.dtype))
 
 
 def _array(group: zarr.Group, name: str, field: str, path: str, stage: str) -> zarr.Array:

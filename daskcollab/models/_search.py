@@ -31,8 +31,12 @@ class SearchMethod(str, Enum):
     RANDOM = "random"
 
 
-#: dask-ml's incremental searches: they fail on dask >= 2025.3 (dask/dask-ml#1016, open).
-_BROKEN = ("hyperband", "successive_halving", "incremental")
+#: dask-ml's incremental searches, refused with the reason: they fail on dask >= 2025.3
+#: (dask/dask-ml#1016, open).
+UNAVAILABLE_METHODS: dict[str, str] = dict.fromkeys(
+    ("hyperband", "successive_halving", "incremental"),
+    "dask-ml's incremental searches (HyperbandSearchCV, SuccessiveHalvingSearchCV, IncrementalSearchCV) fail on "
+    "dask >= 2025.3 with 'asynchronous Client in a synchronous context' (dask/dask-ml#1016, open)")
 
 DEFAULT_SCORING = {Task.CLASSIFICATION: "roc_auc", Task.REGRESSION: "neg_root_mean_squared_error"}
 
@@ -78,14 +82,10 @@ class SearchResult:
 
 
 def _check_method(method: SearchMethod | str, stage: str) -> SearchMethod:
-    if str(method).lower() in _BROKEN:
-        raise WorkflowError(stage_message(
-            stage, "method",
-            f"{method!r} is not available: dask-ml's incremental searches (HyperbandSearchCV, "
-            "SuccessiveHalvingSearchCV, IncrementalSearchCV) fail on dask >= 2025.3 with 'asynchronous Client in a "
-            "synchronous context' (dask/dask-ml#1016, open)",
-            "method='random' with n_iter= a budget of candidates",
-        ))
+    if str(method).lower() in UNAVAILABLE_METHODS:
+        raise WorkflowError(stage_message(stage, "method", f"{method!r} is not available: "
+                                          f"{UNAVAILABLE_METHODS[str(method).lower()]}",
+                                          "method='random' with n_iter= a budget of candidates"))
     try:
         return SearchMethod(method)
     except ValueError:

@@ -172,18 +172,19 @@ def write_report(result: Any, path: str | os.PathLike) -> str:
 
 
 def load_result(path: str | os.PathLike) -> dict[str, Any]:
-    """A ``RunResult`` JSON file (``daskcollab run --json``, ``RunResult.to_json()``) as a dict."""
+    """A ``RunResult`` JSON file (``daskcollab run --json``, ``RunResult.to_json()``) as a dict
+    (``RunResult.to_dict()``), read and checked by :meth:`RunResult.from_json`."""
     from daskcollab._errors import DataError, stage_message
+    from daskcollab._result import RunResult
 
     try:
         with open(path, encoding="utf-8") as f:
-            data = json.load(f)
+            text = f.read()
     except (OSError, ValueError) as exc:
         raise DataError(stage_message("report", "RUN.json", f"expected a RunResult JSON file, got {exc}",
-                                            "pass the file written by `daskcollab run --json RUN.json`")) from exc
-    if not isinstance(data, dict) or "workflow" not in data:
-        raise DataError(stage_message("report", "RUN.json",
-                                            f"expected a RunResult JSON object with a 'workflow' key, got "
-                                            f"{type(data).__name__}", "pass the file written by `daskcollab run "
-                                            "--json RUN.json`"))
-    return data
+                                      "pass the file written by `daskcollab run --json RUN.json`")) from exc
+    try:
+        return RunResult.from_json(text).to_dict()
+    except DataError as exc:
+        raise DataError(stage_message("report", "RUN.json", f"{path}: {exc}",
+                                      "pass the file written by `daskcollab run --json RUN.json`")) from exc

@@ -14,7 +14,7 @@ from distributed import Client, LocalCluster
 
 from daskcollab import _config
 from daskcollab._errors import BudgetError, UnplaceableError
-from daskcollab._result import RunResult
+from daskcollab._result import RunResult, library_versions
 from daskcollab.compile import CompiledWorkflow
 from daskcollab.runtime import _remote
 from daskcollab.runtime._executor import StageRun, StageState, execute
@@ -182,6 +182,7 @@ def _result(compiled: CompiledWorkflow, outcome: Mapping[str, Any], runs: Mappin
         placements=dict(ledger or {}), run_id=run_id, plan=plan or {}, cost=cost, makespan_s=round(makespan, 3),
         started_at=started_at, finished_at=time.time(), warnings=tuple(warnings),
         stage_states={name: r.state.value for name, r in runs.items()},
+        versions=library_versions(),
         graph={step.stage.name: {"kind": step.stage.kind.value, "inputs": list(step.inputs)} for step in compiled.steps},
     )
 

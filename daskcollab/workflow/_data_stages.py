@@ -5,25 +5,35 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import KW_ONLY, dataclass, field
+from dataclasses import KW_ONLY, dataclass, replace
 from typing import Any, ClassVar
 
 import dask.array as da
 import numpy as np
 
-from daskcollab._errors import DataError, WorkflowError
+from daskcollab._errors import DataError, stage_message
 from daskcollab.data._atomic import OutputKind
-from daskcollab.data._dataset import MAX_CLASSES, Dataset, select_rows
-from daskcollab.data._split import ChunkSplit, Part, RowSplit, Split
+from daskcollab.data._dataset import MAX_CLASSES, Dataset, describe_chunks, part_codes, row_ids, select_rows
+from daskcollab.data._split import PART_CODES, Part, RowSplit, Split
 from daskcollab.data._zarr_sink import write_predictions
 from daskcollab.data._zarr_source import open_dataset
 from daskcollab.models._memory import worker_headroom
 from daskcollab.models._preprocess import fit_preprocess
 from daskcollab.runtime._context import StageContext
 from daskcollab.workflow._paths import Access, PathUse
+from daskcollab.workflow._constraints import Choice, Flag, Number, Path, SplitOf, Table, Text, edge, param
 from daskcollab.workflow._stage import Stage, StageKind
 
 logger = logging.getLogger("daskcollab")
+
+#: Arrays every prediction store holds besides the models' (row ids, split parts).
+ROW_ARRAYS = ("row", "part")
+
+
+def _builder_names() -> list[str]:
+    from daskcollab.data._builders import BUILDERS
+
+    return list(BUILDERS)
 
 
 @dataclass(eq=False)
@@ -53,33 +63,17 @@ class ZarrSource(Stage):
     >>> src = ZarrSource("data/flights.zarr", split=RowSplit(validation=0.2, test=0.2, seed=0))
     """
 
-    path: str | os.PathLike
+    path: str | os.PathLike = param(Path(what="a path to a Zarr group"), example="data/my.zarr")
     _: KW_ONLY
-    features: str = "X"
-    labels: str = "y"
-    split: Split = field(default_factory=RowSplit)
-    builder: str | None = None
-    builder_options: Mapping[str, Any] = field(default_factory=dict)
-    persist: bool | None = None
+    features: str = param(Text(what="an array name"), "X")
+    labels: str = param(Text(what="an array name"), "y")
+    split: Split = param(SplitOf(), RowSplit())
+    builder: str | None = param(Choice(_builder_names), None)
+    builder_options: Mapping[str, Any] = param(Table(), {})
+    persist: bool | None = param(Flag(), None)
 
     kind: ClassVar[StageKind] = StageKind.SOURCE
     type_name: ClassVar[str] = "zarr_source"
-
-    def validate(self) -> None:
-        super().validate()
-        if not isinstance(self.path, (str, os.PathLike)) or not os.fspath(self.path):
-            self._fail("path", "a path to a Zarr group", self.path, 'path="data/my.zarr"')
-        for name in ("features", "labels"):
-            if not isinstance(getattr(self, name), str):
-                self._fail(name, "an array name", getattr(self, name), f'{name}="X"')
-        if not isinstance(self.split, (RowSplit, ChunkSplit)):
-            self._fail("split", "RowSplit(...) or ChunkSplit(...)", self.split, "split=RowSplit(test=0.2)")
-        self.split.check(self.name)
-        if self.builder is not None:
-            from daskcollab.data._builders import BUILDERS
-
-            if self.builder not in BUILDERS:
-                self._fail("builder", f"one of {sorted(BUILDERS)!r}", self.builder, f"builder={sorted(BUILDERS)[0]!r}")
 
     def paths(self) -> tuple[PathUse, ...]:
         return (PathUse("path", os.fspath(self.path), Access.READ),)
@@ -101,8 +95,7 @@ class ZarrSource(Stage):
                 f"stage {self.name!r}, field 'labels': {int(n_nan)} NaN labels in {self.labels!r}. "
                 "Fix: drop or impute rows with missing labels before writing the store"
             )
-        return Dataset(X, y, data.split, data.feature_names, persisted=keep,
-                       binary_labels=classes == (0, 1), classes=classes)
+        return replace(data, X=X, y=y, persisted=keep, binary_labels=classes == (0, 1), classes=classes)
 
 
 @dataclass(eq=False)
@@ -122,21 +115,13 @@ class Standardize(Stage):
     when its input is.
     """
 
-    data: Stage
+    data: Stage = edge(StageKind.SOURCE, StageKind.PREPROCESS)
     _: KW_ONLY
-    impute: str = "mean"
-    fill_value: float = 0.0
+    impute: str = param(Choice(("mean", "median", "constant")), "mean", example="median")
+    fill_value: float = param(Number(), 0.0)
 
     kind: ClassVar[StageKind] = StageKind.PREPROCESS
     type_name: ClassVar[str] = "standardize"
-
-    def validate(self) -> None:
-        super().validate()
-        self._require_stage("data", self.data, (StageKind.SOURCE, StageKind.PREPROCESS))
-        if self.impute not in ("mean", "median", "constant"):
-            self._fail("impute", "'mean', 'median' or 'constant'", self.impute, 'impute="median"')
-        if not isinstance(self.fill_value, (int, float)) or isinstance(self.fill_value, bool):
-            self._fail("fill_value", "a number", self.fill_value, "fill_value=0.0")
 
     def run(self, ctx: StageContext, data: Dataset) -> Dataset:
         X_train, _ = data.part(Part.TRAIN)
@@ -144,18 +129,26 @@ class Standardize(Stage):
         X = prep.transform(data.X)
         if data.persisted:
             (X,) = ctx.persist(X)
-        return data.with_features(X)
+        return data.with_features(X, prep)
 
 
 @dataclass(eq=False)
 class ZarrSink(Stage):
     """Write predictions (one array per model or blend stage) to a new Zarr group, chunk-aligned.
 
+    Besides one array per model, the store holds ``row`` (each row's position in the source
+    store, int64; xarray's coordinate of the ``row`` dimension) and ``part`` (each row's split
+    part: 0 train, 1 validation, 2 test, -1 none; its ``flag_meanings`` attribute says so), so
+    predictions join back to the source rows. Read it back with::
+
+        import xarray as xr
+        preds = xr.open_zarr("predictions.zarr")   # or zarr.open_group(...)["xgb"][:]
+
     Parameters
     ----------
     models
         Model or ensemble stages whose predictions are written, one array each (named after
-        the stage).
+        the stage; ``row`` and ``part`` are taken).
     path
         Output Zarr group; written atomically (temporary folder, then renamed).
     part
@@ -166,37 +159,47 @@ class ZarrSink(Stage):
         refused when the workflow is built.
     """
 
-    models: Sequence[Stage]
+    models: Sequence[Stage] = edge(StageKind.MODEL, StageKind.ENSEMBLE, example="xgb, blend")
     _: KW_ONLY
-    path: str | os.PathLike = "predictions.zarr"
-    part: str = "all"
-    overwrite: bool = False
+    path: str | os.PathLike = param(Path(), "predictions.zarr", yaml_required=True)
+    part: str = param(Choice(("all", *(p.value for p in Part))), "all")
+    overwrite: bool = param(Flag(), False, example=True)
 
     kind: ClassVar[StageKind] = StageKind.SINK
     type_name: ClassVar[str] = "zarr_sink"
-
-    def validate(self) -> None:
-        super().validate()
-        _require_models(self, self.models)
-        parts = ["all", *(p.value for p in Part)]
-        if self.part not in parts:
-            self._fail("part", f"one of {parts!r}", self.part, 'part="all"')
-        if not isinstance(self.overwrite, bool):
-            self._fail("overwrite", "true or false", self.overwrite, "overwrite=True")
 
     def paths(self) -> tuple[PathUse, ...]:
         replaces = OutputKind.PREDICTIONS if self.overwrite else None
         return (PathUse("path", os.fspath(self.path), Access.WRITE, replaces),)
 
+    def validate(self) -> None:
+        super().validate()
+        taken = sorted({m.name for m in self.models} & set(ROW_ARRAYS))
+        if taken:
+            self._fail("models", f"stages not named {list(ROW_ARRAYS)!r} (the store's row-id and part arrays)",
+                       taken, f"rename stage {taken[0]!r}, e.g. name={taken[0] + '_model'!r}")
+
     def run(self, ctx: StageContext, *outputs) -> str:
         arrays = {}
+        plan = outputs[0].data.split
+        rows = {"row": row_ids(plan), "part": part_codes(plan)}
         for stage, out in zip(self.models, outputs):
-            pred = out.predictions
-            if self.part != "all":
-                pred = select_rows(pred, out.data.split, Part(self.part))
-            arrays[stage.name] = pred
-        attrs = {"workflow": ctx.workflow, "stage": self.name, "part": self.part, "arrays": list(arrays)}
-        return write_predictions(self.path, arrays, attrs=attrs, overwrite=self.overwrite, stage=self.name)
+            if out.data.split.chunks != plan.chunks:
+                got, first = describe_chunks(out.data.split.chunks), describe_chunks(plan.chunks)
+                raise DataError(stage_message(self.name, "models", f"{stage.name!r} predicts {got}, "
+                                              f"{self.models[0].name!r} {first}",
+                                              "write predictions of the same rows to one store"))
+            arrays[stage.name] = out.predictions
+        arrays.update(rows)
+        if self.part != "all":
+            arrays = {name: select_rows(arr, plan, Part(self.part)) for name, arr in arrays.items()}
+        attrs = {"workflow": ctx.workflow, "stage": self.name, "part": self.part,
+                 "arrays": [s.name for s in self.models]}
+        array_attrs = {"row": {"description": "row position in the source store"},
+                       "part": {"description": "split part of the row", "flag_values": [-1, *PART_CODES.values()],
+                                "flag_meanings": " ".join(["none", *PART_CODES])}}
+        return write_predictions(self.path, arrays, attrs=attrs, array_attrs=array_attrs, overwrite=self.overwrite,
+                                 stage=self.name)
 
 
 def summarise_labels(ctx: StageContext, y: da.Array) -> tuple[int, tuple[int, ...] | None]:
@@ -213,12 +216,3 @@ def summarise_labels(ctx: StageContext, y: da.Array) -> tuple[int, tuple[int, ..
     (counts,) = ctx.compute(da.bincount(y.astype(np.int64), minlength=int(high) + 1))
     return 0, tuple(int(c) for c in np.flatnonzero(np.asarray(counts)))
 
-
-def _require_models(stage: Stage, models: Any) -> None:
-    if not isinstance(models, (list, tuple)) or not models:
-        raise WorkflowError(
-            f"stage {stage.name!r}, field 'models': expected a non-empty list of model or ensemble "
-            f"stages, got {models!r}. Fix: models=[xgb, blend]"
-        )
-    for i, m in enumerate(models):
-        stage._require_stage(f"models[{i}]", m, (StageKind.MODEL, StageKind.ENSEMBLE))

@@ -23,8 +23,8 @@ from daskcollab.models._fitted import Task
 from daskcollab.models._local import fit_predict_local
 from daskcollab.models._memory import fits_in_one_worker, worker_headroom
 from daskcollab.runtime._context import StageContext
-from daskcollab.workflow._data_stages import _require_models
 from daskcollab.workflow._model_stages import Predictions
+from daskcollab.workflow._constraints import Choice, Integer, Number, edge, param
 from daskcollab.workflow._stage import Stage, StageKind
 
 logger = logging.getLogger("daskcollab")
@@ -96,28 +96,20 @@ class Blend(Stage):
     >>> blend = Blend([xgb, logreg], method="ensemble_selection", folds=5)  # doctest: +SKIP
     """
 
-    models: Sequence[Stage]
+    models: Sequence[Stage] = edge(StageKind.MODEL, StageKind.ENSEMBLE, min_items=2, example="xgb, logreg")
     _: KW_ONLY
-    method: BlendMethod | str = BlendMethod.WEIGHTED_AVERAGE
-    folds: int = 5
-    local_fold_fraction: float = 0.1
-    fit_rows: FitRows | str | None = None
-    ensemble_size: int = 25
-    bags: int = 0
+    method: BlendMethod | str = param(Choice(BlendMethod), BlendMethod.WEIGHTED_AVERAGE)
+    folds: int = param(Integer(min=2), 5)
+    local_fold_fraction: float = param(Number(min=0, max=1, what="a fraction in [0, 1]"), 0.1)
+    fit_rows: FitRows | str | None = param(Choice(FitRows), None, example=FitRows.OUT_OF_FOLD)
+    ensemble_size: int = param(Integer(min=1), 25)
+    bags: int = param(Integer(min=0, what="an integer >= 0 (0: no bagging)"), 0, example=20)
 
     kind: ClassVar[StageKind] = StageKind.ENSEMBLE
     type_name: ClassVar[str] = "blend"
 
     def validate(self) -> None:
         super().validate()
-        _require_models(self, self.models)
-        if len(self.models) < 2:
-            self._fail("models", "at least two model stages", [m.name for m in self.models], "models=[xgb, logreg]")
-        if self.method not in {m.value for m in BlendMethod}:
-            self._fail("method", f"one of {[m.value for m in BlendMethod]!r}", self.method, 'method="weighted_average"')
-        if self.fit_rows is not None and self.fit_rows not in {r.value for r in FitRows}:
-            self._fail("fit_rows", f"one of {[r.value for r in FitRows]!r} or None", self.fit_rows,
-                       'fit_rows="out_of_fold"')
         refittable = all(m.kind is StageKind.MODEL and hasattr(m, "_fit") for m in self.models)
         if self.fit_rows is not None and FitRows(self.fit_rows) is FitRows.OUT_OF_FOLD and not refittable:
             self._fail("models", "model stages only (out-of-fold fitting refits each base model per fold)",
@@ -125,14 +117,6 @@ class Blend(Stage):
         if (BlendMethod(self.method) is BlendMethod.STACKING and self.fit_rows is None and not refittable):
             self._fail("models", "model stages only (stacking refits each base model per fold)",
                        [m.name for m in self.models], 'fit_rows="validation", or blend the blend in a second stage')
-        if not isinstance(self.folds, int) or isinstance(self.folds, bool) or self.folds < 2:
-            self._fail("folds", "an integer >= 2", self.folds, "folds=5")
-        if not isinstance(self.local_fold_fraction, (int, float)) or not 0 <= self.local_fold_fraction <= 1:
-            self._fail("local_fold_fraction", "a fraction in [0, 1]", self.local_fold_fraction, "local_fold_fraction=0.1")
-        if not isinstance(self.ensemble_size, int) or isinstance(self.ensemble_size, bool) or self.ensemble_size < 1:
-            self._fail("ensemble_size", "a positive integer", self.ensemble_size, "ensemble_size=25")
-        if not isinstance(self.bags, int) or isinstance(self.bags, bool) or self.bags < 0:
-            self._fail("bags", "an integer >= 0 (0: no bagging)", self.bags, "bags=20")
 
     def resolved_fit_rows(self) -> FitRows:
         """The rows the blender is fitted on (``fit_rows``, or the method's default)."""
@@ -294,18 +278,12 @@ class Evaluate(Stage):
     The part's labels and predictions (n_part floats per model) are gathered to the client.
     """
 
-    models: Sequence[Stage]
+    models: Sequence[Stage] = edge(StageKind.MODEL, StageKind.ENSEMBLE, example="xgb, blend")
     _: KW_ONLY
-    part: str = Part.TEST.value
+    part: str = param(Choice(Part), Part.TEST.value)
 
     kind: ClassVar[StageKind] = StageKind.EVALUATE
     type_name: ClassVar[str] = "evaluate"
-
-    def validate(self) -> None:
-        super().validate()
-        _require_models(self, self.models)
-        if self.part not in {p.value for p in Part}:
-            self._fail("part", f"one of {[p.value for p in Part]!r}", self.part, 'part="test"')
 
     def run(self, ctx: StageContext, *inputs: Predictions) -> dict[str, dict[str, float]]:
         first = _check_aligned(self, inputs)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import pathlib
 from collections.abc import Sequence
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import KW_ONLY, dataclass, replace
 from typing import ClassVar
 
 import numpy as np
@@ -14,15 +15,15 @@ from daskcollab.data._atomic import OutputKind
 from daskcollab.data._dataset import Dataset, select_rows
 from daskcollab.data._split import Part
 from daskcollab.evaluation._metrics import score
-from daskcollab.models._files import load_model, save_model
+from daskcollab.models._files import load_pipeline, read_model_meta, save_pipeline
+from daskcollab.models._pipeline import InputSpec, Pipeline
 from daskcollab.models._fitted import Task
 from daskcollab.models._incremental import update_incremental
-from daskcollab.models._preprocess import Preprocessor
 from daskcollab.models._search import SearchResult
 from daskcollab.models._sklearn_fitted import SklearnFitted
 from daskcollab.models._xgboost import XGBoostFitted, update_xgboost
 from daskcollab.runtime._context import StageContext
-from daskcollab.workflow._data_stages import _require_models
+from daskcollab.workflow._constraints import Integer, Path, edge, param
 from daskcollab.workflow._model_stages import Predictions
 from daskcollab.workflow._paths import Access, PathUse
 from daskcollab.workflow._stage import Stage, StageKind
@@ -34,20 +35,18 @@ _DATA = (StageKind.SOURCE, StageKind.PREPROCESS)
 class ModelSink(Stage):
     """Save model stages' fitted models, one folder each (``<path>/<stage name>``), in safe formats
     (xgboost UBJ, linear coefficients as JSON, scikit-learn estimators as skops). An existing
-    folder is replaced only if it is a saved model."""
+    folder is replaced only if it is a saved model.
 
-    models: Sequence[Stage]
+    Each folder is a whole prediction pipeline: the preprocessing the model was trained behind
+    (``Standardize`` statistics) and the raw inputs it expects (feature names, count, stored
+    dtype), so ``SavedModel`` (or :func:`daskcollab.load_pipeline`) predicts on raw features."""
+
+    models: Sequence[Stage] = edge(StageKind.MODEL, example="xgb, logreg")
     _: KW_ONLY
-    path: str | os.PathLike = "models"
+    path: str | os.PathLike = param(Path(), "models", yaml_required=True)
 
     kind: ClassVar[StageKind] = StageKind.SINK
     type_name: ClassVar[str] = "model_sink"
-
-    def validate(self) -> None:
-        super().validate()
-        _require_models(self, self.models)
-        for i, m in enumerate(self.models):
-            self._require_stage(f"models[{i}]", m, (StageKind.MODEL,))
 
     def paths(self) -> tuple[PathUse, ...]:
         return tuple(PathUse("path", os.path.join(os.fspath(self.path), m.name), Access.WRITE, OutputKind.MODEL,
@@ -55,37 +54,46 @@ class ModelSink(Stage):
 
     def run(self, ctx: StageContext, *outputs: Predictions) -> str:
         for stage, out in zip(self.models, outputs):
-            save_model(out.fitted, os.path.join(os.fspath(self.path), stage.name))
+            data = out.data
+            pipeline = Pipeline(out.fitted, data.steps, InputSpec(tuple(data.feature_names), data.source_dtype))
+            save_pipeline(pipeline, os.path.join(os.fspath(self.path), stage.name))
         return os.fspath(self.path)
 
 
 @dataclass(eq=False)
 class SavedModel(Stage):
-    """A model saved earlier (by ``ModelSink``), predicting every row of ``data``."""
+    """A model saved earlier (by ``ModelSink``), predicting every row of ``data``.
 
-    data: Stage
+    ``data`` is the raw source: the saved preprocessing is applied first. Data whose features
+    differ from the ones the model was trained on (count, names or order, stored dtype) is refused
+    with a :class:`DataError` naming the difference."""
+
+    data: Stage = edge(*_DATA)
     _: KW_ONLY
-    path: str | os.PathLike = ""
+    path: str | os.PathLike = param(Path(what="the folder of a saved model"), example="models/xgb")
 
     kind: ClassVar[StageKind] = StageKind.MODEL
     type_name: ClassVar[str] = "saved_model"
-
-    def validate(self) -> None:
-        super().validate()
-        self._require_stage("data", self.data, _DATA)
-        if not os.fspath(self.path):
-            self._fail("path", "the folder of a saved model", self.path, 'path="models/xgb"')
 
     def paths(self) -> tuple[PathUse, ...]:
         return (PathUse("path", os.fspath(self.path), Access.READ, what="saved model"),)
 
     def run(self, ctx: StageContext, data: Dataset) -> Predictions:
-        fitted = load_model(self.path, ctx.client)
-        if isinstance(fitted, Preprocessor):
+        if read_model_meta(pathlib.Path(self.path))["kind"] == "preprocess":
             raise DataError(stage_message(self.name, "path", f"{os.fspath(self.path)!r} holds fitted preprocessing, "
                                                              "not a model", "point at a folder a model_sink wrote"))
-        (pred,) = ctx.persist(fitted.predict(data.X))
-        return Predictions(fitted.task, pred, data, fitted, {"loaded_from": os.fspath(self.path), **fitted.describe()})
+        pipeline = load_pipeline(self.path, ctx.client)
+        if data.steps:
+            raise DataError(stage_message(self.name, "data", f"{self.data.name!r} is preprocessed already, and the "
+                                                             "saved pipeline applies its own preprocessing",
+                                          "pass the source stage itself"))
+        pipeline.check_inputs(data.feature_names, data.source_dtype,
+                              where=f"stage {self.name!r}, field 'data'")
+        (pred,) = ctx.persist(pipeline.predict(data.X))
+        # the rows as the model saw them: saving this stage's model again keeps the whole path
+        seen = replace(data, steps=pipeline.steps)
+        return Predictions(pipeline.task, pred, seen, pipeline.model,
+                           {"loaded_from": os.fspath(self.path), **pipeline.describe()})
 
 
 @dataclass(eq=False)
@@ -98,23 +106,14 @@ class UpdateModel(Stage):
     passes. The updated model predicts every row of ``data``.
     """
 
-    model: Stage
-    data: Stage
+    model: Stage = edge(StageKind.MODEL)
+    data: Stage = edge(*_DATA)
     _: KW_ONLY
-    rounds: int = 50
-    passes: int = 1
+    rounds: int = param(Integer(min=1), 50)
+    passes: int = param(Integer(min=1), 1)
 
     kind: ClassVar[StageKind] = StageKind.MODEL
     type_name: ClassVar[str] = "update"
-
-    def validate(self) -> None:
-        super().validate()
-        self._require_stage("model", self.model, (StageKind.MODEL,))
-        self._require_stage("data", self.data, _DATA)
-        for name in ("rounds", "passes"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                self._fail(name, "a positive integer", value, f"{name}=10")
 
     def run(self, ctx: StageContext, previous: Predictions, data: Dataset) -> Predictions:
         fitted = previous.fitted

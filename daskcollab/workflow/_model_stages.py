@@ -18,6 +18,7 @@ from daskcollab.models._local import LocalLinear, LocalModel, LocalXGBoost
 from daskcollab.models._memory import check_training_fits
 from daskcollab.models._params import check_xgboost_params
 from daskcollab.runtime._context import StageContext
+from daskcollab.workflow._constraints import Choice, Integer, Number, Table, edge, param
 from daskcollab.workflow._stage import Stage, StageKind
 
 _DEVICES = ("cpu", "cuda")
@@ -43,24 +44,14 @@ class Predictions:
 
 @dataclass(eq=False)
 class _ModelStage(Stage):
-    data: Stage
+    data: Stage = edge(StageKind.SOURCE, StageKind.PREPROCESS)
     _: KW_ONLY
-    task: Task | str = Task.CLASSIFICATION
-    max_train_rows: int | None = None
+    task: Task | str = param(Choice(Task), Task.CLASSIFICATION)
+    max_train_rows: int | None = param(Integer(min=1, what="a positive integer or None"), None, example=1_000_000)
 
     kind: ClassVar[StageKind] = StageKind.MODEL
     #: Peak worker memory while training, as a multiple of the worker's share of the training rows.
     memory_factor: ClassVar[float] = 2.5
-
-    def validate(self) -> None:
-        super().validate()
-        self._require_stage("data", self.data, (StageKind.SOURCE, StageKind.PREPROCESS))
-        if self.task not in tuple(Task) and self.task not in {t.value for t in Task}:
-            self._fail("task", f"one of {[t.value for t in Task]!r}", self.task, 'task="classification"')
-        if self.max_train_rows is not None and (
-            not isinstance(self.max_train_rows, int) or isinstance(self.max_train_rows, bool) or self.max_train_rows < 1
-        ):
-            self._fail("max_train_rows", "a positive integer or None", self.max_train_rows, "max_train_rows=1_000_000")
 
     def run(self, ctx: StageContext, data: Dataset) -> Predictions:
         task = Task(self.task)
@@ -122,25 +113,20 @@ class XGBoostModel(_ModelStage):
     >>> xgb = XGBoostModel(src, params={"max_depth": 6, "eta": 0.1}, rounds=200)  # doctest: +SKIP
     """
 
-    params: Mapping[str, Any] = field(default_factory=dict)
-    rounds: int = 100
-    device: str = "cpu"
+    params: Mapping[str, Any] = param(Table(what="a mapping of xgboost parameter names to values"), {},
+                                      example={"max_depth": 6})
+    rounds: int = param(Integer(min=1), 100)
+    device: str = param(Choice(_DEVICES), "cpu")
 
     type_name: ClassVar[str] = "xgboost"
 
     def validate(self) -> None:
         super().validate()
-        if not isinstance(self.params, Mapping) or not all(isinstance(k, str) for k in self.params):
-            self._fail("params", "a mapping of xgboost parameter names to values", self.params, 'params={"max_depth": 6}')
         for reserved in ("objective", "num_class", "num_boost_round", "n_estimators"):
             if reserved in self.params:
                 self._fail(f"params.{reserved}", "not set here (the stage sets it)", self.params[reserved],
                            "use task= for the objective and rounds= for the number of rounds")
-        check_xgboost_params(self.params, self.name)
-        if not isinstance(self.rounds, int) or isinstance(self.rounds, bool) or self.rounds < 1:
-            self._fail("rounds", "a positive integer", self.rounds, "rounds=100")
-        if self.device not in _DEVICES:
-            self._fail("device", f"one of {_DEVICES!r}", self.device, 'device="cpu"')
+        check_xgboost_params(self.params, self.name, task=Task(self.task))
 
     def _train(self, ctx, X, y, task, n_classes):
         from daskcollab.models._xgboost import train_xgboost
@@ -178,22 +164,13 @@ class LinearModel(_ModelStage):
         worker) or ``"dask-ml"``.
     """
 
-    C: float = 1.0
-    max_iter: int = 100
-    solver: LinearSolver | str = LinearSolver.AUTO
+    C: float = param(Number(min=0, exclusive_min=True), 1.0)
+    max_iter: int = param(Integer(min=1), 100)
+    solver: LinearSolver | str = param(Choice(LinearSolver), LinearSolver.AUTO)
 
     type_name: ClassVar[str] = "linear"
     #: dask-glm persists the training rows and its per-iteration intermediates.
     memory_factor: ClassVar[float] = 2.0
-
-    def validate(self) -> None:
-        super().validate()
-        if not isinstance(self.C, (int, float)) or isinstance(self.C, bool) or self.C <= 0:
-            self._fail("C", "a positive number", self.C, "C=1.0")
-        if not isinstance(self.max_iter, int) or isinstance(self.max_iter, bool) or self.max_iter < 1:
-            self._fail("max_iter", "a positive integer", self.max_iter, "max_iter=100")
-        if self.solver not in {s.value for s in LinearSolver}:
-            self._fail("solver", f"one of {[s.value for s in LinearSolver]!r}", self.solver, 'solver="auto"')
 
     def _train(self, ctx, X, y, task, n_classes):
         solver = choose_linear_solver(ctx.client, X, self.solver, self.name)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from daskcollab.models._estimators import INCREMENTAL_ESTIMATORS, POSTFIT_ESTIMATORS, make_estimator
 from daskcollab.models._incremental import train_incremental
 from daskcollab.models._postfit import train_postfit
-from daskcollab.models._search import check_search, search
+from daskcollab.models._search import UNAVAILABLE_METHODS, SearchMethod, check_search, search
+from daskcollab.workflow._constraints import Choice, Integer, Items, Table, param
 from daskcollab.workflow._model_stages import _ModelStage
 
 
@@ -28,9 +29,9 @@ class IncrementalModel(_ModelStage):
     >>> sgd = IncrementalModel(scaled, estimator="sgd", params={"alpha": 1e-4}, passes=3)  # doctest: +SKIP
     """
 
-    estimator: str = "sgd"
-    params: Mapping[str, Any] = field(default_factory=dict)
-    passes: int = 3
+    estimator: str = param(Choice(lambda: INCREMENTAL_ESTIMATORS), "sgd")
+    params: Mapping[str, Any] = param(Table(), {}, example={"alpha": 1e-4})
+    passes: int = param(Integer(min=1), 3)
 
     type_name: ClassVar[str] = "incremental"
     memory_factor: ClassVar[float] = 0.5  # one block at a time
@@ -38,8 +39,6 @@ class IncrementalModel(_ModelStage):
     def validate(self) -> None:
         super().validate()
         make_estimator(INCREMENTAL_ESTIMATORS, self.estimator, self.params, self.task, self.name)
-        if not isinstance(self.passes, int) or isinstance(self.passes, bool) or self.passes < 1:
-            self._fail("passes", "a positive integer", self.passes, "passes=3")
 
     def _train(self, ctx, X, y, task, n_classes):
         classes = tuple(range(max(n_classes, 2)))
@@ -58,9 +57,9 @@ class PostFitModel(_ModelStage):
     single-process), or an incremental one.
     """
 
-    estimator: str = "random_forest"
-    params: Mapping[str, Any] = field(default_factory=dict)
-    max_train_rows: int | None = 200_000
+    estimator: str = param(Choice(lambda: POSTFIT_ESTIMATORS), "random_forest")
+    params: Mapping[str, Any] = param(Table(), {}, example={"n_estimators": 100})
+    max_train_rows: int | None = param(Integer(min=1, what="a positive integer or None"), 200_000)
 
     type_name: ClassVar[str] = "post_fit"
 
@@ -86,12 +85,15 @@ class SearchModel(_ModelStage):
     workflow is built.
     """
 
-    estimator: str = "random_forest"
-    grid: Mapping[str, list] = field(default_factory=dict)
-    method: str = "grid"
-    n_iter: int = 10
-    cv: int = 3
-    max_train_rows: int | None = 100_000
+    estimator: str = param(Choice(lambda: POSTFIT_ESTIMATORS), "random_forest")
+    grid: Mapping[str, list] = param(
+        Table(Items(min_items=1), min_items=1, what="a mapping of parameter name to a non-empty list of values"),
+        {}, example={"max_depth": [4, 8]}, yaml_required=True)
+    method: str = param(Choice(SearchMethod, unavailable=UNAVAILABLE_METHODS,
+                               unavailable_fix="method='random' with n_iter= a budget of candidates"), "grid")
+    n_iter: int = param(Integer(min=1), 10)
+    cv: int = param(Integer(min=2), 3)
+    max_train_rows: int | None = param(Integer(min=1, what="a positive integer or None"), 100_000)
 
     type_name: ClassVar[str] = "search"
 

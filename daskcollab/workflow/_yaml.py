@@ -1,124 +1,53 @@
 """The YAML form of a workflow: a JSON schema, validation with YAML paths and lines, and loading.
 
-A YAML workflow may use only the registered stage types below (no import paths). Stages
-refer to each other by name (``data: source``, ``models: [xgb, linear]``); names are resolved
-once at load time, and a typo, a forward reference or a cycle is an error naming the YAML path.
+A YAML workflow may use only registered stage types (:data:`STAGE_TYPES`; no import paths).
+Stages refer to each other by name (``data: source``, ``models: [xgb, linear]``); names are
+resolved once at load time, and a typo, a forward reference or a cycle is an error naming the
+YAML path. The schema of each stage type is generated from the stage class' declarations
+(:func:`~daskcollab.workflow._stage.stage_schema`), and the stages' own checks run on the loaded
+objects; both kinds of error name the YAML path and line.
+
+The file itself is read defensively: ``yaml.safe_load`` semantics (no Python objects), a key
+given twice in one mapping is an error (YAML would silently keep the last), and anchors and
+aliases may add at most :data:`MAX_ALIAS_NODES` nodes to the document, so a file whose aliases
+expand exponentially ("billion laughs") is refused at once instead of hanging validation.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
 import jsonschema
 import yaml
 
-from daskcollab._errors import WorkflowFileError
-from daskcollab.data._split import ChunkSplit, RowSplit
-from daskcollab.workflow._data_stages import Standardize, ZarrSink, ZarrSource
-from daskcollab.models._linear import LinearSolver
-from daskcollab.workflow._ensemble_stages import Blend, BlendMethod, Evaluate, FitRows
-from daskcollab.workflow._lifecycle_stages import ModelSink, SavedModel, UpdateModel
-from daskcollab.workflow._model_stages import LinearModel, XGBoostModel
-from daskcollab.workflow._sklearn_stages import IncrementalModel, PostFitModel, SearchModel
-from daskcollab.workflow._stage import Stage
+from daskcollab._errors import DaskCollabError, WorkflowFileError
+from daskcollab.workflow._stage import STAGE_TYPES, Edge, Stage, declared_fields, stage_schema
 from daskcollab.workflow._workflow import Workflow
 
-#: Stage types a YAML file may name.
-STAGE_TYPES: dict[str, type[Stage]] = {
-    cls.type_name: cls
-    for cls in (ZarrSource, Standardize, XGBoostModel, LinearModel, IncrementalModel, PostFitModel, SearchModel,
-                SavedModel, UpdateModel, Blend, Evaluate, ZarrSink, ModelSink)
-}
+#: Anchors and aliases may add at most this many nodes to a document once expanded.
+MAX_ALIAS_NODES = 10_000
 
-_NUMBER = {"type": "number"}
 _NAME = {"type": "string", "minLength": 1}
-_NAMES = {"type": "array", "items": _NAME, "minItems": 1}
-_TASK = {"enum": ["classification", "regression"]}
-_PART = {"enum": ["train", "validation", "test"]}
-_RANGE = {"type": "array", "prefixItems": [{"type": "integer"}, {"type": ["integer", "null"]}], "minItems": 2, "maxItems": 2}
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 
-_COMMON = {
-    "name": _NAME,
-    "type": {"enum": sorted(STAGE_TYPES)},
-    "resources": {"type": "object", "additionalProperties": {"type": "number", "minimum": 0}},
-    "pool": _NAME,
-    "priority": {"type": "integer"},
-    "retries": {"type": "integer", "minimum": 0},
-    "cost": {"type": "number", "minimum": 0},
-}
-
-#: Fields of each stage type beyond the common ones (JSON schema of each field).
-_FIELDS: dict[str, dict[str, Any]] = {
-    "zarr_source": {
-        "path": {"type": "string", "minLength": 1},
-        "features": _NAME,
-        "labels": _NAME,
-        "builder": _NAME,
-        "builder_options": {"type": "object"},
-        "persist": {"type": ["boolean", "null"]},
-        "split": {
-            "type": "object", "minProperties": 1, "maxProperties": 1, "additionalProperties": False,
-            "properties": {
-                "rows": {"type": "object", "additionalProperties": False, "properties": {
-                    "validation": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
-                    "test": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
-                    "seed": {"type": "integer"}}},
-                "chunks": {"type": "object", "additionalProperties": False, "properties": {
-                    "train": _RANGE, "validation": {"anyOf": [_RANGE, {"type": "null"}]},
-                    "test": {"anyOf": [_RANGE, {"type": "null"}]}}},
-            },
-        },
-    },
-    "standardize": {"data": _NAME, "impute": {"enum": ["mean", "median", "constant"]}, "fill_value": _NUMBER},
-    "xgboost": {"data": _NAME, "task": _TASK, "params": {"type": "object"},
-                "rounds": {"type": "integer", "minimum": 1}, "device": {"enum": ["cpu", "cuda"]},
-                "max_train_rows": {"type": "integer", "minimum": 1}},
-    "linear": {"data": _NAME, "task": _TASK, "C": {"type": "number", "exclusiveMinimum": 0},
-               "max_iter": {"type": "integer", "minimum": 1}, "max_train_rows": {"type": "integer", "minimum": 1},
-               "solver": {"enum": [s.value for s in LinearSolver]}},
-    "incremental": {"data": _NAME, "task": _TASK, "estimator": _NAME, "params": {"type": "object"},
-                    "passes": {"type": "integer", "minimum": 1}, "max_train_rows": {"type": "integer", "minimum": 1}},
-    "post_fit": {"data": _NAME, "task": _TASK, "estimator": _NAME, "params": {"type": "object"},
-                 "max_train_rows": {"type": ["integer", "null"], "minimum": 1}},
-    "search": {"data": _NAME, "task": _TASK, "estimator": _NAME,
-               "grid": {"type": "object", "minProperties": 1, "additionalProperties": {"type": "array", "minItems": 1}},
-               "method": {"enum": ["grid", "random"]}, "n_iter": {"type": "integer", "minimum": 1},
-               "cv": {"type": "integer", "minimum": 2}, "max_train_rows": {"type": ["integer", "null"], "minimum": 1}},
-    "saved_model": {"data": _NAME, "path": {"type": "string", "minLength": 1}},
-    "update": {"model": _NAME, "data": _NAME, "rounds": {"type": "integer", "minimum": 1},
-               "passes": {"type": "integer", "minimum": 1}},
-    "model_sink": {"models": _NAMES, "path": {"type": "string", "minLength": 1}},
-    "blend": {"models": _NAMES, "method": {"enum": [m.value for m in BlendMethod]},
-              "folds": {"type": "integer", "minimum": 2},
-              "local_fold_fraction": {"type": "number", "minimum": 0, "maximum": 1},
-              "fit_rows": {"enum": [r.value for r in FitRows]}, "ensemble_size": {"type": "integer", "minimum": 1},
-              "bags": {"type": "integer", "minimum": 0}},
-    "evaluate": {"models": _NAMES, "part": _PART},
-    "zarr_sink": {"models": _NAMES, "path": {"type": "string", "minLength": 1},
-                  "part": {"enum": ["all", "train", "validation", "test"]}, "overwrite": {"type": "boolean"}},
-}
-_REQUIRED = {"zarr_source": ["path"], "standardize": ["data"], "xgboost": ["data"], "linear": ["data"],
-             "incremental": ["data"], "post_fit": ["data"], "search": ["data", "grid"],
-             "saved_model": ["data", "path"], "update": ["model", "data"], "model_sink": ["models", "path"],
-             "blend": ["models"], "evaluate": ["models"], "zarr_sink": ["models", "path"]}
-_REFERENCES = ("data", "models", "model")
+__all__ = ["MAX_ALIAS_NODES", "STAGE_TYPES", "load_workflow", "parse_yaml", "workflow_from_dict", "workflow_schema"]
 
 
 def workflow_schema() -> dict[str, Any]:
-    """The JSON schema (draft 2020-12) of a YAML workflow file."""
-    by_type = [
-        {
-            "if": {"properties": {"type": {"const": t}}, "required": ["type"]},
-            "then": {
-                "properties": {**_COMMON, **fields},
-                "required": ["type", *_REQUIRED[t]],
-                "additionalProperties": False,
-            },
-        }
-        for t, fields in _FIELDS.items()
-    ]
+    """The JSON schema (draft 2020-12) of a YAML workflow file, generated from the registered
+    stage classes' declarations."""
+    types = {"enum": sorted(STAGE_TYPES)}
+    by_type = []
+    for type_name, cls in sorted(STAGE_TYPES.items()):
+        schema = stage_schema(cls)
+        by_type.append({
+            "if": {"properties": {"type": {"const": type_name}}, "required": ["type"]},
+            "then": {**schema, "properties": {"type": types, **schema["properties"]},
+                     "required": ["type", *schema["required"]]},
+        })
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "daskcollab workflow",
@@ -133,8 +62,7 @@ def workflow_schema() -> dict[str, Any]:
             "stages": {
                 "type": "array",
                 "minItems": 1,
-                "items": {"type": "object", "required": ["type"], "properties": {"type": _COMMON["type"]},
-                          "allOf": by_type},
+                "items": {"type": "object", "required": ["type"], "properties": {"type": types}, "allOf": by_type},
             },
         },
     }
@@ -146,7 +74,8 @@ def load_workflow(path: str | os.PathLike) -> Workflow:
     Raises
     ------
     WorkflowFileError
-        With the YAML path (``stages[2].rounds``) and line of every problem found.
+        With the YAML path (``stages[2].rounds``) and line of every problem found; also for a
+        duplicate key or aliases that expand beyond :data:`MAX_ALIAS_NODES` nodes.
 
     Examples
     --------
@@ -156,13 +85,105 @@ def load_workflow(path: str | os.PathLike) -> Workflow:
     try:
         with open(path) as f:
             text = f.read()
-        doc = yaml.safe_load(text)
-        root = yaml.compose(text)
     except OSError as exc:
         raise WorkflowFileError(f"{path}: cannot read the workflow file ({exc}). Fix: check the path") from exc
-    except yaml.YAMLError as exc:
-        raise WorkflowFileError(f"{path}: not valid YAML: {exc}. Fix: correct the YAML syntax") from exc
+    doc, root = parse_yaml(text, source=path)
     return workflow_from_dict(doc, source=path, root=root)
+
+
+def parse_yaml(text: str, *, source: str = "<yaml>") -> tuple[Any, yaml.Node | None]:
+    """``(document, node tree)`` of one YAML document, read safely (see the module docstring).
+
+    Raises
+    ------
+    WorkflowFileError
+        Not valid YAML, nested too deeply, a duplicate key, or aliases that expand too far.
+    """
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        raise WorkflowFileError(f"{source}: not valid YAML: {exc}. Fix: correct the YAML syntax") from exc
+    except RecursionError as exc:
+        raise WorkflowFileError(f"{source}: the YAML is nested too deeply to read. Fix: flatten it") from exc
+    if root is None:
+        return None, None
+    _check_aliases(root, source)
+    _check_duplicate_keys(root, source)
+    loader = yaml.SafeLoader("")
+    try:
+        return loader.construct_document(root), root
+    except yaml.YAMLError as exc:
+        raise WorkflowFileError(f"{source}: not valid YAML: {exc}. Fix: correct the YAML syntax") from exc
+    finally:
+        loader.dispose()
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_aliases(root: yaml.Node, source: str) -> None:
+    """Refuse aliases that expand the document by more than :data:`MAX_ALIAS_NODES` nodes, and
+    recursive ones. The composer shares an anchored node among its aliases, so the expanded size
+    is counted once per distinct node (nothing is expanded here)."""
+    sizes: dict[int, int] = {}
+    visiting: set[int] = set()
+    shared: yaml.Node | None = None  # the first node reached twice (an anchored node)
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        if finished:
+            sizes[key] = 1 + sum(sizes[id(c)] for c in _children(node))
+            visiting.discard(key)
+            continue
+        if key in sizes:
+            shared = shared or node
+            continue
+        if key in visiting:  # reached again below itself: an alias inside its own anchor
+            raise WorkflowFileError(f"{source}: line {node.start_mark.line + 1}: a recursive YAML alias (an anchor "
+                                    "used inside itself). Fix: remove the alias")
+        visiting.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in _children(node))
+    expanded = sizes[id(root)]
+    if expanded - len(sizes) > MAX_ALIAS_NODES:
+        line = (shared or root).start_mark.line + 1
+        raise WorkflowFileError(
+            f"{source}: line {line}: YAML aliases expand this document to {expanded:,} nodes, {expanded - len(sizes):,} "
+            f"more than the file holds (at most {MAX_ALIAS_NODES:,} are allowed); nothing was validated. Fix: write "
+            "the values out, or use fewer nested aliases"
+        )
+
+
+def _check_duplicate_keys(root: yaml.Node, source: str) -> None:
+    """Refuse a key given twice in one mapping (``<<`` merge keys aside), naming key and lines."""
+    seen_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, list]] = [(root, [])]
+    while stack:
+        node, path = stack.pop()
+        if id(node) in seen_nodes:
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            first: dict[tuple[str, str], yaml.Node] = {}
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.tag != _MERGE_TAG:
+                    earlier = first.setdefault((key.tag, key.value), key)
+                    if earlier is not key:
+                        where = _yaml_path(path) or "<top>"
+                        raise WorkflowFileError(
+                            f"{source}: {where} (line {key.start_mark.line + 1}): duplicate key {key.value!r} (first "
+                            f"given on line {earlier.start_mark.line + 1}); YAML would silently keep the last one. "
+                            "Fix: remove one of them"
+                        )
+                stack.append((value, path + [key.value if isinstance(key, yaml.ScalarNode) else "?"]))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, path + [i]) for i, item in enumerate(node.value))
 
 
 def workflow_from_dict(doc: Any, *, source: str = "<dict>", root: yaml.Node | None = None) -> Workflow:
@@ -179,23 +200,44 @@ def workflow_from_dict(doc: Any, *, source: str = "<dict>", root: yaml.Node | No
         name = spec.get("name", spec["type"])
         if name in stages:
             _fail(source, root, ["stages", i, "name"], f"two stages are named {name!r}", "give each stage a unique name")
-        kwargs = {k: v for k, v in spec.items() if k != "type"}
-        for field in _REFERENCES:
-            if field in kwargs:
-                kwargs[field] = _resolve(kwargs[field], stages, source, root, ["stages", i, field], doc)
-        if "split" in kwargs:
-            kwargs["split"] = _split(kwargs["split"])
-        stages[name] = STAGE_TYPES[spec["type"]](**kwargs)
+        cls = STAGE_TYPES[spec["type"]]
+        declared = {d.name: d for d in declared_fields(cls)}
+        kwargs = {}
+        for key, value in spec.items():
+            if key == "type":
+                continue
+            if isinstance(declared[key], Edge):
+                kwargs[key] = None if value is None else _resolve(value, stages, source, root, ["stages", i, key], doc)
+            else:
+                kwargs[key] = declared[key].constraint.from_yaml(value)
+        stages[name] = cls(**kwargs)
     try:
         return Workflow(doc["name"], list(stages.values()), budget=doc.get("budget"), deadline=doc.get("deadline"))
     except WorkflowFileError:
         raise
-    except Exception as exc:
-        from daskcollab._errors import DaskCollabError
+    except DaskCollabError as exc:
+        raise WorkflowFileError(f"{source}: {_locate(str(exc), doc, root)}{exc}") from exc
 
-        if isinstance(exc, DaskCollabError):
-            raise WorkflowFileError(f"{source}: {exc}") from exc
-        raise
+
+_WHERE = re.compile(r"^(?:stage (?P<q>['\"])(?P<stage>.*?)(?P=q)|workflow (?P<wq>['\"]).*?(?P=wq))"
+                    r", field (?P<fq>['\"])(?P<field>.*?)(?P=fq)")
+
+
+def _locate(message: str, doc: Any, root) -> str:
+    """``'stages[1].params.eta (line 7): '`` for a stage's or the workflow's own check, from the
+    house message format (``stage 'xgb', field 'params.eta': ...``, see ``stage_message``)."""
+    match = _WHERE.match(message)
+    if match is None:
+        return ""
+    parts: list = [int(p) if p.isdigit() else p for p in re.findall(r"[^.\[\]]+", match.group("field"))]
+    if match.group("stage") is not None:
+        names = [s.get("name", s["type"]) for s in doc["stages"]]
+        if match.group("stage") not in names:
+            return ""
+        parts = ["stages", names.index(match.group("stage")), *parts]
+    while parts and _node(root, parts) is None and root is not None:
+        parts = parts[:-1]  # the deepest part the file spells out (a default is not in the file)
+    return f"{_yaml_path(parts)}{_line(root, parts)}: " if parts else ""
 
 
 def _resolve(value: Any, stages: Mapping[str, Stage], source: str, root, path: list, doc) -> Any:
@@ -215,12 +257,6 @@ def _resolve(value: Any, stages: Mapping[str, Stage], source: str, root, path: l
             _fail(source, root, item_path, problem, fix)
         resolved.append(stages[name])
     return resolved if isinstance(value, list) else resolved[0]
-
-
-def _split(spec: Mapping[str, Any]):
-    if "rows" in spec:
-        return RowSplit(**spec["rows"])
-    return ChunkSplit(**{k: (tuple(v) if v is not None else None) for k, v in spec["chunks"].items()})
 
 
 def _fail(source: str, root, path: list, problem: str, fix: str) -> None:
@@ -244,7 +280,7 @@ def _yaml_path(path: list) -> str:
     return out
 
 
-def _line(root, path: list) -> str:
+def _node(root, path: list):
     node = root
     for part in path:
         if isinstance(node, yaml.MappingNode):
@@ -255,4 +291,9 @@ def _line(root, path: list) -> str:
             node = None
         if node is None:
             break
+    return node
+
+
+def _line(root, path: list) -> str:
+    node = _node(root, path)
     return f" (line {node.start_mark.line + 1})" if node is not None else ""

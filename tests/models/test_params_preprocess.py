@@ -47,6 +47,27 @@ def test_unknown_xgboost_parameter_names_booster_parameters():
         check_xgboost_params({"max_dpeth": 6}, "xgb")
     # scikit-learn wrapper arguments that xgboost.train would silently ignore are not booster parameters
     assert "n_estimators" not in xgboost_param_names() and "eta" in xgboost_param_names()
+    with pytest.raises(WorkflowError, match=r"field 'params.early_stopping_rounds': unknown parameter"):
+        check_xgboost_params({"early_stopping_rounds": 5}, "xgb")
+
+
+def test_xgboost_checks_values_and_booster_specific_names_itself():
+    """xgboost's own validation (a configured booster, nothing trained), not a hand-kept list."""
+    with pytest.raises(WorkflowError, match=r"^stage 'xgb', field 'params.max_depth': xgboost refuses the value -1: "
+                                            r"value -1 for Parameter max_depth should be greater equal to 0\. Fix: "):
+        check_xgboost_params({"eta": 0.1, "max_depth": -1}, "xgb")
+    with pytest.raises(WorkflowError, match=r"field 'params.tree_method': xgboost refuses the value 'exakt': Invalid "
+                                            r"Input: 'exakt', valid values are: \{.*'exact'"):
+        check_xgboost_params({"tree_method": "exakt"}, "xgb")
+    with pytest.raises(WorkflowError, match=r"field 'params.rate_drop': parameter 'rate_drop' is not used by the "
+                                            r"xgboost booster 'gbtree'.*Fix: remove it, or set params.booster"):
+        check_xgboost_params({"rate_drop": 0.1}, "xgb")
+    check_xgboost_params({"booster": "dart", "rate_drop": 0.1}, "xgb")  # dart uses it
+    check_xgboost_params({"max_bin": 64, "grow_policy": "lossguide", "monotone_constraints": "(1,0,-1)"}, "xgb")
+    with pytest.raises(WorkflowError, match=r"field 'params.huber_slope'"):  # a parameter of another objective
+        check_xgboost_params({"huber_slope": 1.0}, "xgb", task=Task.REGRESSION)
+    assert {"rate_drop", "feature_selector", "eta", "learning_rate"} <= set(xgboost_param_names())
+    assert "rate_drop" not in xgboost_param_names("gbtree")
 
 
 @pytest.mark.parametrize("impute", ["mean", "median", "constant"])
