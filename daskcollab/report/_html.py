@@ -186,5 +186,4 @@ def load_result(path: str | os.PathLike) -> dict[str, Any]:
     try:
         return RunResult.from_json(text).to_dict()
     except DataError as exc:
-        raise DataError(stage_message("report", "RUN.json", f"{path}: {exc}",
-                                      "pass the file written by `daskcollab run --json RUN.json`")) from exc
+        raise DataError(f"daskcollab report: {path}: {exc}") from exc

@@ -134,7 +134,7 @@ def test_report_of_a_run_without_placement_says_so():
 def test_report_rejects_a_file_that_is_not_a_run_result(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("[1, 2]")
-    with pytest.raises(DataError, match=r"stage 'report', field 'RUN.json': expected a RunResult JSON object"):
+    with pytest.raises(DataError, match=r"bad.json: RunResult.from_json: expected a JSON object with a 'workflow' name"):
         load_result(bad)
     with pytest.raises(DataError, match="expected a RunResult JSON file"):
         load_result(tmp_path / "missing.json")
