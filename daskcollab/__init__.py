@@ -29,8 +29,27 @@ from daskcollab.models import LinearSolver, Task
 from daskcollab.ensemble import EnsembleSelection, Stacking, Voting, WeightedAverage
 from daskcollab.models._files import load_model, load_pipeline, save_model, save_pipeline
 from daskcollab.models._pipeline import InputSpec, Pipeline
-from daskcollab.workflow import *  # noqa: F403  (every registered stage class, Workflow, Stage, ...)
-from daskcollab.workflow import __all__ as _workflow_names
+from daskcollab.workflow import (
+    Blend,
+    BlendMethod,
+    Evaluate,
+    FitRows,
+    IncrementalModel,
+    LinearModel,
+    ModelSink,
+    PostFitModel,
+    Predictions,
+    SavedModel,
+    SearchModel,
+    Stage,
+    StageKind,
+    Standardize,
+    UpdateModel,
+    Workflow,
+    XGBoostModel,
+    ZarrSink,
+    ZarrSource,
+)
 from daskcollab.workflow._yaml import load_workflow
 
 __version__ = "0.1.0"
@@ -66,5 +85,7 @@ __all__ = [
     "save_model",
     "save_pipeline",
     "write_zarr_dataset",
-    *(n for n in _workflow_names if n not in ("STAGE_TYPES", "StageContext")),
+    "Blend", "BlendMethod", "Evaluate", "FitRows", "IncrementalModel", "LinearModel", "ModelSink", "PostFitModel",
+    "Predictions", "SavedModel", "SearchModel", "Stage", "StageKind", "Standardize", "UpdateModel", "Workflow",
+    "XGBoostModel", "ZarrSink", "ZarrSource",
 ]

@@ -1,20 +1,24 @@
 """Workflow model: stages wired by reference, the Workflow that checks them, the YAML form.
 
-Every stage class defined in the stage modules below registers itself (``STAGE_TYPES``) and is
-exported from here (and from ``daskcollab``) by its class name: adding a stage is one class.
+Every stage class defined in the stage modules below registers itself (``STAGE_TYPES``: the YAML
+form and the checks use it); a new stage is one class, exported here by name (a test checks that
+every registered stage is exported here and from ``daskcollab``).
 """
 
 from daskcollab.runtime._context import StageContext
-from daskcollab.workflow import _data_stages, _ensemble_stages, _lifecycle_stages, _model_stages, _sklearn_stages
-from daskcollab.workflow._ensemble_stages import BlendMethod, FitRows
-from daskcollab.workflow._model_stages import Predictions
+from daskcollab.workflow._data_stages import Standardize, ZarrSink, ZarrSource
+from daskcollab.workflow._ensemble_stages import Blend, BlendMethod, Evaluate, FitRows
+from daskcollab.workflow._lifecycle_stages import ModelSink, SavedModel, UpdateModel
+from daskcollab.workflow._model_stages import LinearModel, Predictions, XGBoostModel
+from daskcollab.workflow._sklearn_stages import IncrementalModel, PostFitModel, SearchModel
 from daskcollab.workflow._stage import STAGE_TYPES, Stage, StageKind
 from daskcollab.workflow._workflow import Workflow
 
 #: The registered stage classes by class name (``ZarrSource``, ``XGBoostModel``, ...).
 STAGES: dict[str, type[Stage]] = {cls.__name__: cls for cls in STAGE_TYPES.values()}
-globals().update(STAGES)
-del _data_stages, _ensemble_stages, _lifecycle_stages, _model_stages, _sklearn_stages
 
-__all__ = sorted(["BlendMethod", "FitRows", "Predictions", "STAGE_TYPES", "Stage", "StageContext", "StageKind",
-                  "Workflow", *STAGES])
+__all__ = [
+    "STAGES", "STAGE_TYPES", "Blend", "BlendMethod", "Evaluate", "FitRows", "IncrementalModel", "LinearModel",
+    "ModelSink", "PostFitModel", "Predictions", "SavedModel", "SearchModel", "Stage", "StageContext",
+    "StageKind", "Standardize", "UpdateModel", "Workflow", "XGBoostModel", "ZarrSink", "ZarrSource",
+]
