@@ -35,8 +35,14 @@ def test_render_page_with_placement_money():
           "compute_s": 2.5, "first": 1.0, "last": 3.0}],
         {"cost": 0.0123, "budget": 0.05, "cost_by_pool": {"spot": 0.0023, "gpu": 0.01},
          "busy_seconds_by_pool": {"spot": 80.0, "gpu": 14.4}, "tasks_by_pool": {"spot": 3, "gpu": 1},
+         "alive_seconds_by_pool": {"spot": 100.0, "gpu": 30.0, "cpu": 5.0},
+         "alive_cost_by_pool": {"spot": 0.003, "gpu": 0.02, "cpu": 0.0005}, "startup_cost_by_pool": {"gpu": 0.004},
+         "workers_by_pool": {"spot": 2, "gpu": 1}, "booting_by_pool": {"cpu": 1},
          "decisions": [{"stage": "xgb", "pool": "gpu", "ntasks": 1, "mode": "balanced", "reason": "planned"}]},
     )
     assert "Spent so far: <b>$0.0123</b> of a $0.0500 budget" in page
-    assert "<td>gpu</td><td>1</td><td>14.4</td><td>0.0100</td>" in page
+    # pool, workers, starting, tasks, busy s, busy $, held s, held $ (the bill), start-up $ (part of held)
+    assert "<td>gpu</td><td>1</td><td>0</td><td>1</td><td>14.4</td><td>0.0100</td><td>30.0</td><td>0.0200</td>" \
+           "<td>0.0040</td>" in page
+    assert "<td>cpu</td><td>0</td><td>1</td><td>0</td><td>0.0</td><td>0.0000</td><td>5.0</td><td>0.0005</td>" in page
     assert "<td>2.0</td>" in page  # wall seconds of the stage

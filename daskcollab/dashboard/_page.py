@@ -34,8 +34,14 @@ def render_page(stages: Sequence[Mapping[str, Any]], placement: Mapping[str, Any
         costs = placement.get("cost_by_pool") or {}
         busy = placement.get("busy_seconds_by_pool") or {}
         ntasks = placement.get("tasks_by_pool") or {}
-        parts.append(_table(["pool", "tasks", "busy s", "$"],
-                            [[p, ntasks.get(p, 0), f"{busy.get(p, 0.0):.1f}", f"{costs[p]:.4f}"] for p in sorted(costs)]))
+        held_s, held = placement.get("alive_seconds_by_pool") or {}, placement.get("alive_cost_by_pool") or {}
+        startup = placement.get("startup_cost_by_pool") or {}
+        workers, booting = placement.get("workers_by_pool") or {}, placement.get("booting_by_pool") or {}
+        parts.append(_table(  # held: the bill, every worker-second from join (or request) to leave
+            ["pool", "workers", "starting", "tasks", "busy s", "busy $", "held s", "held $", "start-up $"],
+            [[p, workers.get(p, 0), booting.get(p, 0), ntasks.get(p, 0), f"{busy.get(p, 0.0):.1f}",
+              f"{costs.get(p, 0.0):.4f}", f"{held_s.get(p, 0.0):.1f}", f"{held.get(p, 0.0):.4f}",
+              f"{startup.get(p, 0.0):.4f}"] for p in sorted({*costs, *held, *booting})]))
         decisions = list(placement.get("decisions") or [])[-20:]
         if decisions:
             parts.append("<h3>Latest placement decisions</h3>")
