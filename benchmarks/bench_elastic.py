@@ -2,17 +2,20 @@
 
 Three pools as in ``bench_placement.py`` (``cpu-spot`` 0.10 $/h speed 1 x4, ``cpu-ondemand`` 0.40 $/h
 speed 2 x2, ``gpu`` 2.50 $/h speed 4 x1 with a ``GPU`` resource), real worker processes on this
-machine. **Emulated:** pool speeds (a task sleeps ``work / speed``, ``daskcollab.placement._emulate``)
+machine (in-process ``Worker`` objects over TCP, ``start_local_pools(processes=False)``: the tasks only
+sleep, and a worker then starts in milliseconds, so the boot time is the emulated one, not this
+loaded 2-core machine's process start-up). **Emulated:** pool speeds (a task sleeps ``work / speed``, ``daskcollab.placement._emulate``)
 and a node start-up delay: every worker sleeps ``--startup`` seconds (default 3 s) before it joins
-(``benchmarks/_slow_start.py``), on top of this machine's own process start-up. Billing: held
+(``benchmarks/_slow_start.py``). Billing: held
 worker-seconds x price, a worker billed from the moment it was asked for (start-up paid) until it
 left, over the run's window: from the run's start until the pools are back at rest (the last
 extra worker gone); a static cluster is billed from the run's start to its end.
 
 Workloads (each a registered run: its stages, their inputs and work reach the scheduler first):
 
-* ``ml``: an emulated ML workflow (load 8 tasks -> features 8 -> ``train_gbm``, one task only the
-  GPU pool can run, beside ``train_linear`` on a CPU -> blend -> evaluate): the GPU pool serves one stage;
+* ``ml``: an emulated ML workflow (load 4 x 6 s -> features 4 x 6 s -> ``train_gbm``, one task of 24 s
+  at speed 1 that only the GPU pool can run, beside ``train_linear`` 4 s -> blend 2 s -> evaluate 2 s):
+  the GPU pool serves one stage;
 * ``montage``, ``epigenomics``: WfCommons DAGs (offline recipes, seed 1, ~100 tasks), each task type a
   stage, work scaled to a lower-bound makespan of ``--scale`` seconds.
 
@@ -26,8 +29,8 @@ Configurations, each on its own cluster:
   dask-kubernetes#914 is avoided in its favour);
 * ``elastic``: daskcollab's elastic controller (``start_local_pools(..., elastic=...)``) and the
   placement plugin, each run planned ``cheapest`` with a deadline of ``--slack`` x the static
-  cluster's median makespan of that workload; cpu-spot ``min`` 1 (the cheap floor), cpu-ondemand
-  and gpu ``min`` 0.
+  cluster's median makespan of that workload; cpu-spot ``min`` 4 (the cheap pool keeps its size),
+  cpu-ondemand and gpu ``min`` 0 (they start empty and are asked for ahead of the plan).
 
 Checks (medians of ``--repeats``; ``checks`` map in the JSON): elastic makespan <= 1.15x static;
 elastic bill <= 0.50x static on ``ml``, <= 0.80x on the WfCommons DAGs, <= 0.80x adapt's everywhere;
@@ -74,7 +77,7 @@ PRICE = {SPOT: 0.10, ONDEMAND: 0.40, GPU: 2.50}
 SPEED = {SPOT: 1.0, ONDEMAND: 2.0, GPU: 4.0}
 SIZE = {SPOT: 4, ONDEMAND: 2, GPU: 1}
 RESOURCES = {GPU: {"GPU": 1}}
-ELASTIC_MIN = {SPOT: 1, ONDEMAND: 0, GPU: 0}
+ELASTIC_MIN = {SPOT: 4, ONDEMAND: 0, GPU: 0}  # the cheap pool keeps its size, the others start empty
 ADAPT_MIN = 1  # of the default pool (cpu-spot)
 SLOW_START = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_slow_start.py")
 HANG_GUARD_S = 300
@@ -99,11 +102,11 @@ def pools(kind: str) -> list[Pool]:
 # ---------------------------------------------------------------------- workloads
 def ml_workflow() -> tuple[list[EmuTask], dict[str, dict]]:
     """An emulated ML workflow; the GPU pool serves one stage (``train_gbm``)."""
-    tasks = [EmuTask(f"load-{i}", "load", 1.0, ()) for i in range(8)]
-    tasks += [EmuTask(f"features-{i}", "features", 1.5, (f"load-{i}",)) for i in range(8)]
-    feats = tuple(f"features-{i}" for i in range(8))
-    tasks += [EmuTask("train_gbm", "train_gbm", 24.0, feats), EmuTask("train_linear", "train_linear", 2.0, feats)]
-    tasks += [EmuTask("blend", "blend", 1.0, ("train_gbm", "train_linear")), EmuTask("evaluate", "evaluate", 1.0, ("blend",))]
+    tasks = [EmuTask(f"load-{i}", "load", 6.0, ()) for i in range(4)]
+    tasks += [EmuTask(f"features-{i}", "features", 6.0, (f"load-{i}",)) for i in range(4)]
+    feats = tuple(f"features-{i}" for i in range(4))
+    tasks += [EmuTask("train_gbm", "train_gbm", 24.0, feats), EmuTask("train_linear", "train_linear", 4.0, feats)]
+    tasks += [EmuTask("blend", "blend", 2.0, ("train_gbm", "train_linear")), EmuTask("evaluate", "evaluate", 2.0, ("blend",))]
     return tasks, {"train_gbm": {"GPU": 1}}
 
 
@@ -266,10 +269,10 @@ def start(kind: str, tmp: str, startup: float) -> tuple[Any, Client]:
     preload = [WORKER_PRELOAD, SLOW_START]
     if kind == "elastic":
         plugin = PlacementPlugin(cost_model_path=os.path.join(tmp, "cm.json"), learn=False)
-        cluster = start_local_pools(pools(kind), plugin=plugin, worker_options={"preload": preload},
-                                    elastic={"startup": startup + 2.0, "interval": 0.25, "cooldown": 1.0})
+        cluster = start_local_pools(pools(kind), plugin=plugin, worker_options={"preload": preload}, processes=False,
+                                    elastic={"startup": startup, "interval": 0.25, "cooldown": 1.0})
     else:
-        cluster = start_local_pools(pools(kind), plugin=False, worker_options={"preload": preload})
+        cluster = start_local_pools(pools(kind), plugin=False, worker_options={"preload": preload}, processes=False)
     client = Client(cluster)
     client.wait_for_workers(sum(p.workers for p in pools(kind)), timeout=HANG_GUARD_S)
     client.register_plugin(Billing())

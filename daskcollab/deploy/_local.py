@@ -19,7 +19,7 @@ import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from distributed import Nanny, Scheduler, SpecCluster
+from distributed import Nanny, Scheduler, SpecCluster, Worker
 from distributed.core import Status
 
 from daskcollab._errors import DaskCollabError, stage_message
@@ -40,8 +40,19 @@ def pool_worker_spec(
     threads_per_worker: int = 1,
     memory_limit: str | int | None = "auto",
     worker_options: Mapping[str, Any] | None = None,
+    processes: bool = True,
 ) -> dict[str, Any]:
-    """The ``SpecCluster`` spec of one worker process of ``pool`` (pure)."""
+    """The ``SpecCluster`` spec of one worker process of ``pool`` (pure).
+
+    ``processes=False``: an in-process ``Worker`` instead (its pool given to the worker preload as
+    arguments rather than environment; for emulations where the tasks only sleep).
+    """
+    if not processes:
+        options = {"nthreads": threads_per_worker, "memory_limit": memory_limit, "resources": dict(pool.resources),
+                   "preload": [WORKER_PRELOAD], **dict(worker_options or {})}
+        argv = ["--pool", pool.name, "--price", repr(float(pool.price_per_hour)), "--speed", repr(float(pool.speed))]
+        options["preload_argv"] = [argv if p == WORKER_PRELOAD else [] for p in options["preload"]]
+        return {"cls": Worker, "options": options}
     return {
         "cls": Nanny,
         "options": {
@@ -65,6 +76,7 @@ def pool_worker_specs(
     threads_per_worker: int = 1,
     memory_limit: str | int | None = "auto",
     worker_options: Mapping[str, Any] | None = None,
+    processes: bool = True,
 ) -> dict[str, dict[str, Any]]:
     """``SpecCluster`` worker specs for ``pools`` (pure; one entry ``<pool>-<i>`` per worker process).
 
@@ -95,7 +107,8 @@ def pool_worker_specs(
         seen.add(pool.name)
         for i in range(pool.workers):
             specs[f"{pool.name}-{i}"] = pool_worker_spec(pool, threads_per_worker=threads_per_worker,
-                                                         memory_limit=memory_limit, worker_options=worker_options)
+                                                         memory_limit=memory_limit, worker_options=worker_options,
+                                                         processes=processes)
     return specs
 
 
@@ -119,8 +132,12 @@ class LocalPoolsCluster(SpecCluster):
 
     def pool_of_spec(self, name: str) -> str | None:
         """The pool of worker spec ``name`` (None for a worker added by other means)."""
-        spec = self.worker_spec.get(name) or {}
-        return (spec.get("options", {}).get("env") or {}).get(_POOL_ENV)
+        options = (self.worker_spec.get(name) or {}).get("options", {})
+        argv = next((a for p, a in zip(options.get("preload", ()), options.get("preload_argv", ())) if p == WORKER_PRELOAD),
+                    ())  # in-process workers (processes=False) get their pool as preload arguments
+        if "--pool" in argv:
+            return argv[argv.index("--pool") + 1]
+        return (options.get("env") or {}).get(_POOL_ENV)
 
 
 def start_local_pools(
@@ -133,6 +150,7 @@ def start_local_pools(
     dashboard_address: str | None = None,
     scheduler_options: Mapping[str, Any] | None = None,
     worker_options: Mapping[str, Any] | None = None,
+    processes: bool = True,
     asynchronous: bool = False,
 ) -> LocalPoolsCluster:
     """Start a local cluster whose workers form the given pools.
@@ -157,6 +175,9 @@ def start_local_pools(
     worker_options : mapping, optional
         More ``Nanny`` options for every worker (e.g. ``{"preload": [...]}``, which replaces the
         default list: keep ``WORKER_PRELOAD`` in it).
+    processes : bool
+        ``False``: in-process ``Worker`` objects instead of nanny-managed processes (start in
+        milliseconds; for emulated workloads whose tasks sleep, e.g. ``bench_elastic.py``).
 
     Examples
     --------
@@ -173,7 +194,7 @@ def start_local_pools(
 
         memory_limit = max(int(MEMORY_LIMIT // max(n_workers, 1)), 256 * 2**20)
     options_ = {"threads_per_worker": threads_per_worker, "memory_limit": memory_limit,
-                "worker_options": dict(worker_options or {})}
+                "worker_options": dict(worker_options or {}), "processes": processes}
     workers = pool_worker_specs(pools, **options_)
     options: dict[str, Any] = {"dashboard_address": dashboard_address, "port": 0}
     if plugin is True:
