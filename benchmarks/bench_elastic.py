@@ -270,7 +270,7 @@ def start(kind: str, tmp: str, startup: float) -> tuple[Any, Client]:
     if kind == "elastic":
         plugin = PlacementPlugin(cost_model_path=os.path.join(tmp, "cm.json"), learn=False)
         cluster = start_local_pools(pools(kind), plugin=plugin, worker_options={"preload": preload}, processes=False,
-                                    elastic={"startup": startup, "interval": 0.25, "cooldown": 1.0})
+                                    elastic={"startup": startup, "interval": 0.25, "cooldown": 0.5, "margin": 0.25})
     else:
         cluster = start_local_pools(pools(kind), plugin=False, worker_options={"preload": preload}, processes=False)
     client = Client(cluster)

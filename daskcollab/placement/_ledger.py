@@ -258,38 +258,27 @@ class Ledger:
         if span is not None:
             span.left = time.time() if now is None else now
 
-    def held_seconds_by_pool(self, t0: float, t1: float) -> dict[str, float]:
+    def _by_pool(self, t0: float, t1: float, *, booting: bool = False, money: bool = False) -> dict[str, float]:
+        """Per pool, the spans' held (or booting) seconds within ``[t0, t1]``, or their money."""
         out: dict[str, float] = {}
         for span in self.spans:
-            seconds = span.held(t0, t1)
+            seconds = span.booting(t0, t1) if booting else span.held(t0, t1)
             if seconds > 0:
-                out[span.pool] = out.get(span.pool, 0.0) + seconds
+                out[span.pool] = out.get(span.pool, 0.0) + (seconds * span.price_per_hour / 3600.0 if money else seconds)
         return out
 
+    def held_seconds_by_pool(self, t0: float, t1: float) -> dict[str, float]:
+        return self._by_pool(t0, t1)
+
     def held_cost_by_pool(self, t0: float, t1: float) -> dict[str, float]:
-        out: dict[str, float] = {}
-        for span in self.spans:
-            cost = span.held(t0, t1) * span.price_per_hour / 3600.0
-            if cost > 0 or span.held(t0, t1) > 0:
-                out[span.pool] = out.get(span.pool, 0.0) + cost
-        return out
+        return self._by_pool(t0, t1, money=True)
 
     def startup_seconds_by_pool(self, t0: float, t1: float) -> dict[str, float]:
         """Billed seconds within ``[t0, t1]`` during which asked-for workers booted (part of held)."""
-        out: dict[str, float] = {}
-        for span in self.spans:
-            seconds = span.booting(t0, t1)
-            if seconds > 0:
-                out[span.pool] = out.get(span.pool, 0.0) + seconds
-        return out
+        return self._by_pool(t0, t1, booting=True)
 
     def startup_cost_by_pool(self, t0: float, t1: float) -> dict[str, float]:
-        out: dict[str, float] = {}
-        for span in self.spans:
-            seconds = span.booting(t0, t1)
-            if seconds > 0:
-                out[span.pool] = out.get(span.pool, 0.0) + seconds * span.price_per_hour / 3600.0
-        return out
+        return self._by_pool(t0, t1, booting=True, money=True)
 
     def workers_by_pool(self) -> dict[str, int]:
         out: dict[str, int] = {}

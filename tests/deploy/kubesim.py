@@ -547,6 +547,11 @@ class EmulatedKubernetes:
         """Live API objects of a resource (copies), e.g. ``objects("deployments")``."""
         return self.call(lambda: self.api.stored(plural, namespace))
 
+    def replicas(self, cluster: str) -> dict[str, int]:
+        """``{group suffix: replicas}`` of a DaskCluster's worker groups (``default`` for the first pool's)."""
+        return {g["metadata"]["name"].removeprefix(f"{cluster}-"): g["spec"]["worker"]["replicas"]
+                for g in self.objects("daskworkergroups") if g["spec"]["cluster"] == cluster}
+
     def call(self, fn: Any) -> Any:
         """Run ``fn()`` on the emulation's event loop thread (the store is not thread-safe)."""
 
@@ -574,6 +579,12 @@ class EmulatedKubernetes:
 
 
 @contextlib.contextmanager
+def pools_of_workers(client: Any) -> dict[str, str]:
+    """worker name -> pool, as the scheduler sees it (from the workers' ``pool-<name>`` resource)."""
+    return {w["name"]: next(r.removeprefix("pool-") for r in w["resources"] if r.startswith("pool-"))
+            for w in client.scheduler_info(n_workers=-1)["workers"].values()}
+
+
 def emulated_kubernetes(workdir: pathlib.Path, interval: float = 0.1) -> Iterator[EmulatedKubernetes]:
     """Start the emulated API, kubelet and operator on a background thread; yield an :class:`EmulatedKubernetes`.
 

@@ -10,10 +10,11 @@ controller grow it, and once that work is done it goes back to zero while the cp
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from distributed import Client
+
+pytest.importorskip("kmock", reason="install the test extra: pip install -e '.[test]'")
+from kubesim import pools_of_workers  # noqa: E402
 
 from daskcollab.deploy import ElasticController, start_kube_cluster
 from daskcollab.placement import Pool, RunSpec, StageSpec, placement_report
@@ -28,15 +29,8 @@ POOLS = [
 ]
 
 
-def pools_of_workers(client: Client) -> dict[str, str]:
-    """worker name -> pool, as the scheduler sees it."""
-    return {w["name"]: next(r.removeprefix("pool-") for r in w["resources"] if r.startswith("pool-"))
-            for w in client.scheduler_info(n_workers=-1)["workers"].values()}
-
-
 def replicas(kube, cluster: str = "collab") -> dict[str, int]:
-    return {g["metadata"]["name"].removeprefix(f"{cluster}-"): g["spec"]["worker"]["replicas"]
-            for g in kube.objects("daskworkergroups") if g["spec"]["cluster"] == cluster}
+    return kube.replicas(cluster)
 
 
 @pytest.fixture(scope="module")
