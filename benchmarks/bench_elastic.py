@@ -30,7 +30,9 @@ Configurations, each on its own cluster:
 * ``elastic``: daskcollab's elastic controller (``start_local_pools(..., elastic=...)``) and the
   placement plugin, each run planned ``cheapest`` with a deadline of ``--slack`` x the static
   cluster's median makespan of that workload; cpu-spot ``min`` 4 (the cheap pool keeps its size),
-  cpu-ondemand and gpu ``min`` 0 (they start empty and are asked for ahead of the plan).
+  cpu-ondemand and gpu ``min`` 0 (they start empty and are asked for ahead of the plan); controller
+  settings ``startup`` = the emulated delay (then measured), ``margin`` 0.25, ``cooldown`` 0.5 s,
+  ``interval`` 0.25 s.
 
 Checks (medians of ``--repeats``; ``checks`` map in the JSON): elastic makespan <= 1.15x static;
 elastic bill <= 0.50x static on ``ml``, <= 0.80x on the WfCommons DAGs, <= 0.80x adapt's everywhere;

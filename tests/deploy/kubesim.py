@@ -578,13 +578,13 @@ class EmulatedKubernetes:
             time.sleep(0.1)
 
 
-@contextlib.contextmanager
 def pools_of_workers(client: Any) -> dict[str, str]:
     """worker name -> pool, as the scheduler sees it (from the workers' ``pool-<name>`` resource)."""
     return {w["name"]: next(r.removeprefix("pool-") for r in w["resources"] if r.startswith("pool-"))
             for w in client.scheduler_info(n_workers=-1)["workers"].values()}
 
 
+@contextlib.contextmanager
 def emulated_kubernetes(workdir: pathlib.Path, interval: float = 0.1) -> Iterator[EmulatedKubernetes]:
     """Start the emulated API, kubelet and operator on a background thread; yield an :class:`EmulatedKubernetes`.
 
