@@ -382,7 +382,7 @@ def main(argv: list[str] | None = None) -> dict:
                "emulated": "pool speeds (tasks sleep work/speed) and worker start-up (a preload sleeps before the "
                            "worker joins); billing held worker-seconds x price, from the request",
                "workloads": out, "cross_pool_retirements": retired_elsewhere, "checks": checks,
-               "command": "python benchmarks/bench_elastic.py" + (" --quick" if args.quick else "")}
+               "command": " ".join(["python benchmarks/bench_elastic.py", *(sys.argv[1:] if argv is None else argv)])}
     path = write_result("elastic_quick" if args.quick else "elastic", payload)
     logger.info("wrote %s", path)
     return payload
