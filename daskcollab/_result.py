@@ -65,8 +65,11 @@ class RunResult:
         The run's plan when it started (per stage: pool, start, finish, work estimate and its
         source; predicted makespan, busy and held cost); empty without the placement plugin.
     cost
-        ``{"busy", "held", "busy_by_pool", "held_by_pool", "busy_by_stage", "held_by_stage",
-        "over_budget"}`` in $; empty without the placement plugin.
+        ``{"busy", "held", "startup", "busy_by_pool", "held_by_pool", "startup_by_pool",
+        "held_seconds_by_pool", "busy_by_stage", "held_by_stage", "over_budget"}`` in $ (seconds for
+        ``held_seconds_by_pool``). *held* is what a cloud bills: every worker-second from join to leave,
+        busy or idle, and from the request for workers an elastic controller asked for (a pod is paid
+        while it boots); *startup* is that boot time's part of it. Empty without the placement plugin.
     makespan_s
         Wall seconds of the whole run (stages overlap, so less than the sum of ``timings``).
     started_at, finished_at
@@ -170,11 +173,15 @@ class RunResult:
             lines += [f"  {model:<20} {w:.4f}" for model, w in weights.items()]
         lines += ["", *self._stage_lines()]
         if self.cost:
+            startup = self.cost.get("startup_by_pool") or {}
             lines += ["", f"cost: ${self.cost['busy']:.4f} busy, ${self.cost['held']:.4f} held"
+                          + (f" (${self.cost.get('startup', 0.0):.4f} of it start-up)" if startup else "")
                           + (f" (plan: {self.plan['makespan']:.1f} s, ${self.plan['cost']:.4f} busy, "
                              f"${self.plan['held_cost']:.4f} held)" if self.plan else "")]
-            lines += [f"  {pool:<20} ${busy:.4f} busy  ${self.cost['held_by_pool'].get(pool, 0.0):.4f} held"
-                      for pool, busy in sorted(self.cost["busy_by_pool"].items())]
+            held = self.cost.get("held_by_pool") or {}
+            lines += [f"  {pool:<20} ${self.cost['busy_by_pool'].get(pool, 0.0):.4f} busy  ${held.get(pool, 0.0):.4f} held"
+                      + (f"  ${startup[pool]:.4f} start-up" if pool in startup else "")
+                      for pool in sorted({*self.cost["busy_by_pool"], *held})]
         for warning in self.warnings:
             lines.append(f"warning: {warning}")
         for sink, path in self.outputs.items():

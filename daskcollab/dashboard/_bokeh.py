@@ -173,13 +173,15 @@ class RunsPage(DashboardComponent):
         budget = "" if m["budget"] is None else (
             f" of a <span class='daskcollab-budget'>{fmt_money(m['budget'])}</span> budget, "
             f"remaining <span class='daskcollab-remaining'>{fmt_money(m['remaining'])}</span>")
-        pools = "".join(f"<tr><td>{html.escape(p)}</td><td>{fmt_money(x['busy'])}</td><td>{fmt_money(x['held'])}</td></tr>"
+        pools = "".join(f"<tr><td>{html.escape(p)}</td><td>{fmt_money(x['busy'])}</td><td>{fmt_money(x['held'])}</td>"
+                        f"<td>{fmt_money(x['startup'])}</td></tr>"
                         for p, x in m["by_pool"].items())
         self.money.text = (
             f"<b>Money</b> {_badge(m['state'], over, 'budget-state')}<br>spent "
             f"<span class='daskcollab-busy'>{fmt_money(m['busy'])}</span> busy, "
             f"<span class='daskcollab-held'>{fmt_money(m['held'])}</span> held{budget}"
-            f"<table class='daskcollab-pools' style='margin-top:4px'><tr><th>pool</th><th>busy</th><th>held</th></tr>"
+            f"<table class='daskcollab-pools' style='margin-top:4px'><tr><th>pool</th><th>busy</th><th>held</th>"
+            f"<th>of which start-up</th></tr>"
             f"{pools}</table>")
         bars = [("busy", m["busy"] or 0.0, "#1f77b4"), ("held", m["held"] or 0.0, "#d62728" if over else "#ff7f0e")]
         if m["budget"] is not None:

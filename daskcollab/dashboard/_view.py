@@ -159,7 +159,8 @@ def run_view(run: Mapping[str, Any] | None, ledger: Mapping[str, Any] | None, *,
     else:
         budget_state = BudgetState.WITHIN
     busy_pool, held_pool = ledger.get("cost_busy_by_pool") or {}, ledger.get("cost_held_by_pool") or {}
-    pools = sorted({*busy_pool, *held_pool})
+    startup_pool = ledger.get("cost_startup_by_pool") or {}
+    pools = sorted({*busy_pool, *held_pool, *startup_pool})
     money = {
         "busy": busy, "held": held, "budget": budget, "basis": "held",
         "remaining": None if budget is None or held is None else budget - held,
@@ -167,7 +168,9 @@ def run_view(run: Mapping[str, Any] | None, ledger: Mapping[str, Any] | None, *,
         "state": budget_state.value,
         "by_pool": {p: {"busy": busy_pool.get(p, 0.0), "held": held_pool.get(p, 0.0),
                         "busy_seconds": (ledger.get("busy_seconds_by_pool") or {}).get(p, 0.0),
-                        "held_seconds": (ledger.get("held_seconds_by_pool") or {}).get(p, 0.0)} for p in pools},
+                        "held_seconds": (ledger.get("held_seconds_by_pool") or {}).get(p, 0.0),
+                        # part of held: billed from the request while the worker started
+                        "startup": startup_pool.get(p, 0.0)} for p in pools},
     }
 
     deadline = ledger.get("deadline", run.get("deadline"))

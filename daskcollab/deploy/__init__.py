@@ -13,6 +13,10 @@
   (``pools``, ``workers(pool)``, ``scale(pool, n) -> Scaled``), :class:`LocalPoolScaler`,
   :class:`KubePoolScaler`, and the scheduler side :class:`PoolScalingPlugin` (a pool's scale-down
   retires only that pool's workers; declared pools keep their ``min``).
+* Elastic pools (every pool grows and shrinks with the runs' plans): :class:`ElasticController`
+  (``with ElasticController(cluster): ...``, or ``start_local_pools(pools, elastic=True)``), its pure
+  decision rule :func:`target_workers` and state :class:`ElasticPolicy`, the scheduler-side
+  :class:`ElasticPlugin` (local pools) and the log of its steps (:class:`ScaleAction`).
 
 Kubernetes names resolve lazily: importing this package needs no dask-kubernetes.
 """
@@ -21,6 +25,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from daskcollab.deploy._elastic import (
+    ELASTIC_PLUGIN_NAME,
+    ElasticController,
+    ElasticPlugin,
+    ElasticPolicy,
+    ScaleAction,
+    target_workers,
+)
 from daskcollab.deploy._local import (
     WORKER_PRELOAD,
     LocalPoolScaler,
@@ -39,17 +51,23 @@ _KUBE = {
 }
 
 __all__ = [
+    "ELASTIC_PLUGIN_NAME",
     "SCALING_PLUGIN_NAME",
     "WORKER_PRELOAD",
+    "ElasticController",
+    "ElasticPlugin",
+    "ElasticPolicy",
     "LocalPoolScaler",
     "LocalPoolsCluster",
     "PoolScaler",
     "PoolScalingPlugin",
+    "ScaleAction",
     "Scaled",
     "check_scale",
     "placement_plugin",
     "pool_worker_specs",
     "start_local_pools",
+    "target_workers",
     *sorted(_KUBE),
 ]
 

@@ -62,10 +62,15 @@ class ClusterView:
     min_work: float = 0.005
     task_overhead: float = 0.0
     slippage: float = 1.0
+    elastic: bool = False  # an elastic controller scales the pools: one live pool now may be one of several soon
 
     @property
     def restrict(self) -> bool:
-        """Restrictions matter only when there is a choice (two pools, or unpooled workers beside one)."""
+        """Restrictions matter only when there is a choice (two pools, or unpooled workers beside one;
+        with elastic pools, two pools live or declared: a task planned on the one live now must not
+        drift to another one's workers when they join)."""
+        if self.elastic and len({*self.live, *self.declared}) > 1:
+            return True
         return len(self.live) > 1 or (bool(self.unpooled) and bool(self.live))
 
     def feasibility_pools(self) -> tuple[list[Pool], list[Pool]]:

@@ -4,7 +4,11 @@ Two prices of the same work:
 
 * **busy**: compute seconds of finished tasks (the workers' ``startstops``) x the pool's price;
 * **held**: seconds a worker was part of the cluster, from join to leave, busy or idle, x its
-  price: what a cloud bills. Start-up time counts once a worker has joined.
+  price: what a cloud bills. A worker an elastic controller asked for is billed from the request
+  (:meth:`Ledger.worker_requested`: a pod is paid while it boots); the part before it joined is
+  also reported on its own as **start-up** time. A request cancelled before its worker joined is
+  billed from the request to the cancellation; a worker nobody asked for (started by hand, a
+  static cluster) from its join.
 
 The cluster-wide totals cover everything the plugin saw. Each run of ``daskcollab.run`` has its
 own :class:`RunLedger` (keyed by run id): busy cost per pool and stage, held cost of the whole
@@ -15,6 +19,7 @@ cost is shared among its stages in proportion to their busy seconds on each pool
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from collections.abc import Hashable, Mapping
@@ -61,15 +66,35 @@ class Totals:
 
 @dataclass
 class WorkerSpan:
+    """One worker's stay: asked for (``requested``, when a controller asked), joined, left.
+
+    ``joined`` is None while the worker boots (asked for, not joined yet); ``address`` is then the
+    name it was asked for under, or empty.
+    """
+
     address: str
     pool: str
     price_per_hour: float
-    joined: float
+    joined: float | None
     left: float | None = None
+    requested: float | None = None
+
+    @property
+    def start(self) -> float:
+        """When billing starts: the request, else the join."""
+        return self.requested if self.requested is not None else self.joined  # type: ignore[return-value]
 
     def held(self, t0: float, t1: float) -> float:
+        """Billed seconds within ``[t0, t1]`` (start-up included)."""
         end = t1 if self.left is None else min(self.left, t1)
-        return max(0.0, end - max(self.joined, t0))
+        return max(0.0, end - max(self.start, t0))
+
+    def booting(self, t0: float, t1: float) -> float:
+        """Seconds within ``[t0, t1]`` between the request and the join (or the cancellation)."""
+        if self.requested is None:
+            return 0.0
+        end = self.joined if self.joined is not None else (math.inf if self.left is None else self.left)
+        return max(0.0, min(end, t1) - max(self.requested, t0))
 
 
 @dataclass
@@ -184,41 +209,86 @@ class Ledger:
     budget: float | None = None  # of ad-hoc submissions (annotations), not of runs
     deadline: float | None = None
     _open: dict[str, WorkerSpan] = field(default_factory=dict)
+    _booting: dict[str, deque[WorkerSpan]] = field(default_factory=dict)  # pool -> requests, oldest first
 
     # ------------------------------------------------------------------ workers
-    def worker_up(self, address: str, pool: str, price_per_hour: float, now: float | None = None) -> None:
+    def worker_requested(self, pool: str, price_per_hour: float, n: int = 1, *, names: tuple[str, ...] = (),
+                         now: float | None = None) -> None:
+        """An elastic controller asked for ``n`` workers of ``pool``: bill them from now (they boot).
+
+        The next workers of ``pool`` to join take these requests (the one asked for under its
+        name first, else the oldest).
+        """
+        now = time.time() if now is None else now
+        queue = self._booting.setdefault(pool, deque())
+        for i in range(int(n)):
+            span = WorkerSpan(names[i] if i < len(names) else "", pool, float(price_per_hour), None, requested=now)
+            queue.append(span)
+            self.spans.append(span)
+
+    def requests_cancelled(self, pool: str, n: int | None = None, now: float | None = None) -> int:
+        """``n`` (default all) of ``pool``'s requests whose worker has not joined were withdrawn, newest
+        first: billed from the request to now. Returns how many were withdrawn."""
+        now = time.time() if now is None else now
+        queue = self._booting.get(pool) or deque()
+        count = 0
+        while queue and (n is None or count < n):
+            queue.pop().left = now
+            count += 1
+        return count
+
+    def worker_up(self, address: str, pool: str, price_per_hour: float, now: float | None = None, *,
+                  name: str | None = None) -> None:
         if address in self._open:
             return
-        span = WorkerSpan(address, pool, float(price_per_hour), time.time() if now is None else now)
+        now = time.time() if now is None else now
+        queue = self._booting.get(pool)
+        if queue:
+            i = next((i for i, s in enumerate(queue) if name is not None and s.address == str(name)), 0)
+            span = queue[i]
+            del queue[i]
+            span.address, span.joined, span.price_per_hour = address, now, float(price_per_hour)
+        else:
+            span = WorkerSpan(address, pool, float(price_per_hour), now)
+            self.spans.append(span)
         self._open[address] = span
-        self.spans.append(span)
 
     def worker_down(self, address: str, now: float | None = None) -> None:
         span = self._open.pop(address, None)
         if span is not None:
             span.left = time.time() if now is None else now
 
-    def held_seconds_by_pool(self, t0: float, t1: float) -> dict[str, float]:
+    def _by_pool(self, t0: float, t1: float, *, booting: bool = False, money: bool = False) -> dict[str, float]:
+        """Per pool, the spans' held (or booting) seconds within ``[t0, t1]``, or their money."""
         out: dict[str, float] = {}
         for span in self.spans:
-            seconds = span.held(t0, t1)
+            seconds = span.booting(t0, t1) if booting else span.held(t0, t1)
             if seconds > 0:
-                out[span.pool] = out.get(span.pool, 0.0) + seconds
+                out[span.pool] = out.get(span.pool, 0.0) + (seconds * span.price_per_hour / 3600.0 if money else seconds)
         return out
 
+    def held_seconds_by_pool(self, t0: float, t1: float) -> dict[str, float]:
+        return self._by_pool(t0, t1)
+
     def held_cost_by_pool(self, t0: float, t1: float) -> dict[str, float]:
-        out: dict[str, float] = {}
-        for span in self.spans:
-            cost = span.held(t0, t1) * span.price_per_hour / 3600.0
-            if cost > 0 or span.held(t0, t1) > 0:
-                out[span.pool] = out.get(span.pool, 0.0) + cost
-        return out
+        return self._by_pool(t0, t1, money=True)
+
+    def startup_seconds_by_pool(self, t0: float, t1: float) -> dict[str, float]:
+        """Billed seconds within ``[t0, t1]`` during which asked-for workers booted (part of held)."""
+        return self._by_pool(t0, t1, booting=True)
+
+    def startup_cost_by_pool(self, t0: float, t1: float) -> dict[str, float]:
+        return self._by_pool(t0, t1, booting=True, money=True)
 
     def workers_by_pool(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for span in self._open.values():
             out[span.pool] = out.get(span.pool, 0) + 1
         return out
+
+    def booting_by_pool(self) -> dict[str, int]:
+        """Workers asked for that have not joined yet, per pool."""
+        return {pool: len(queue) for pool, queue in self._booting.items() if queue}
 
     # ------------------------------------------------------------------ runs
     def start_run(self, run_id: str, workflow: str, *, budget: float | None, deadline: float | None,
@@ -289,6 +359,7 @@ class Ledger:
         end = run.finished or now
         held_pool = self.held_cost_by_pool(run.started, end)
         held_seconds = self.held_seconds_by_pool(run.started, end)
+        startup_pool = self.startup_cost_by_pool(run.started, end)
         busy_pool: dict[str, float] = {}
         busy_seconds_pool: dict[str, float] = {}
         for s in run.stages.values():
@@ -317,9 +388,10 @@ class Ledger:
             "run_id": run.run_id, "workflow": run.workflow, "status": run.status,
             "started": run.started, "finished": run.finished, "elapsed": end - run.started,
             "budget": run.budget, "deadline": run.deadline,
-            "cost_busy": busy, "cost_held": held,
-            "cost_busy_by_pool": busy_pool, "cost_held_by_pool": held_pool,
+            "cost_busy": busy, "cost_held": held, "cost_startup": sum(startup_pool.values()),
+            "cost_busy_by_pool": busy_pool, "cost_held_by_pool": held_pool, "cost_startup_by_pool": startup_pool,
             "busy_seconds_by_pool": busy_seconds_pool, "held_seconds_by_pool": held_seconds,
+            "startup_seconds_by_pool": self.startup_seconds_by_pool(run.started, end),
             "over_budget": None if run.budget is None else spend > run.budget,
             "over_deadline": None if run.deadline is None else end - run.started > run.deadline,
             "stages": stages, "plan": run.plan, "replans": run.replans, "alerts": list(run.alerts),
@@ -329,7 +401,7 @@ class Ledger:
     def snapshot(self, now: float | None = None) -> dict[str, Any]:
         """Cluster-wide plain data (JSON-ready), with every run's snapshot under ``runs``."""
         now = time.time() if now is None else now
-        t0 = min((s.joined for s in self.spans), default=now)
+        t0 = min((s.start for s in self.spans), default=now)
         cost = self.cost
         return {
             "cost": cost,
@@ -342,7 +414,10 @@ class Ledger:
             "busy_seconds_by_stage": {k: v.busy_seconds for k, v in self.by_stage.items()},
             "alive_seconds_by_pool": self.held_seconds_by_pool(t0, now),
             "alive_cost_by_pool": self.held_cost_by_pool(t0, now),
+            "startup_seconds_by_pool": self.startup_seconds_by_pool(t0, now),
+            "startup_cost_by_pool": self.startup_cost_by_pool(t0, now),
             "workers_by_pool": self.workers_by_pool(),
+            "booting_by_pool": self.booting_by_pool(),
             "decisions": [asdict(d) for d in self.decisions],
             "runs": {run_id: self.run_snapshot(run, now) for run_id, run in self.runs.items()},
         }

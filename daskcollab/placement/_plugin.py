@@ -17,6 +17,14 @@ runs (``start_run`` / ``stage_event`` / ``finish_run``, called by ``daskcollab.r
 ``add_worker`` / ``remove_worker``
     Pool membership and held worker-seconds; when a pool appears or loses its last worker,
     pending tasks placed on it are re-placed and active runs re-planned.
+elastic pools (``set_elastic``, ``demand``, ``worker_requested``, called by
+:mod:`daskcollab.deploy._elastic`)
+    With an elastic controller, runs are planned on the pools it scales at their ``max_workers``
+    (the plan says how many each needs and when; the controller provides them), those pools
+    count as declared while they have no worker, and :meth:`PlacementPlugin.demand` tells the
+    controller per pool what the plans and the waiting tasks need now and soon
+    (:mod:`~daskcollab.placement._demand`). Workers the controller asks for are billed from the
+    request (start-up time is paid).
 ``transition``
     ``processing -> memory|erred``: busy seconds and money per pool, stage and run; observed
     durations feed the cost model (saved to ``collab.placement.cost-model-path``).
@@ -58,6 +66,7 @@ from daskcollab._errors import (
 )
 from daskcollab.placement._cost_model import CostModel
 from daskcollab.placement._decide import ClusterView, TaskView, decide
+from daskcollab.placement._demand import pool_demand, run_needs
 from daskcollab.placement._erring import HOLD_RESOURCE, fail_now, fail_soon
 from daskcollab.placement._feasibility import Verdict, feasibility, unplaceable_message
 from daskcollab.placement._ledger import Decision, Ledger, stage_observation
@@ -71,7 +80,8 @@ from daskcollab.placement._pools import (
     split_resources,
     worker_info,
 )
-from daskcollab.placement._runplan import RunPlan, RunSpec, plan_with_model
+from daskcollab.placement._runplan import ALL_POOLS, RunPlan, RunSpec, plan_with_model
+from daskcollab.placement._spec import can_run
 
 logger = logging.getLogger("daskcollab.placement")
 
@@ -230,6 +240,7 @@ class PlacementPlugin(SchedulerPlugin):
         self.open_plans_: dict[int, list[float]] = {}  # ad-hoc plan id -> [tasks left, planned makespan, start]
         self.plan_of_: dict[Hashable, int] = {}
         self.plans_made_ = 0
+        self.elastic_: dict[str, Pool] = {}  # pools an elastic controller scales (set_elastic)
         for address, ws in scheduler.workers.items():
             self._track_worker(address, ws)
         self.pc_name_ = f"{PLUGIN_NAME}-{id(self):x}"
@@ -267,7 +278,7 @@ class PlacementPlugin(SchedulerPlugin):
             info = WorkerInfo(address, "", 0.0, 1.0, dict(ws.resources or {}))  # not in any pool
         self.workers_[address] = info
         if info.pool:
-            self.ledger_.worker_up(address, info.pool, info.price_per_hour)
+            self.ledger_.worker_up(address, info.pool, info.price_per_hour, name=str(ws.name))
         return info
 
     def live_pools(self) -> dict[str, Pool]:
@@ -280,8 +291,22 @@ class PlacementPlugin(SchedulerPlugin):
 
         unpooled = unpooled_workers({i.address: i.resources for i in self.workers_.values() if not i.pool})
         overhead = self.cost_model_.task_overhead if self.task_overhead_ is None else self.task_overhead_
-        return ClusterView(self.live_pools(), self.declared_, unpooled, self.mode_, self.tradeoff_, self.min_work_,
-                           overhead, self.cost_model_.slippage)
+        return ClusterView(self.live_pools(), {**self.declared_, **self.elastic_}, unpooled, self.mode_, self.tradeoff_,
+                           self.min_work_, overhead, self.cost_model_.slippage, elastic=bool(self.elastic_))
+
+    def _planning_pools(self, view: ClusterView) -> tuple[list[Pool], list[Pool]]:
+        """The pools a run is planned on, and declared pools without workers (see the module docstring:
+        with elastic pools, each counts at its ``max_workers``; one kept at zero is left out)."""
+        if not self.elastic_:
+            return list(view.live.values()), [p for n, p in view.declared.items() if n not in view.live]
+        pools: dict[str, Pool] = {}
+        for name, p in self.elastic_.items():
+            if p.max_workers > 0:
+                base = view.live.get(name, p)
+                pools[name] = Pool(name, base.price_per_hour, base.speed, p.max_workers, dict(base.resources))
+        for name, p in view.live.items():
+            pools.setdefault(name, p)  # live pools no controller scales: as they are
+        return list(pools.values()), [p for n, p in view.declared.items() if n not in pools]
 
     def add_worker(self, scheduler: Any, worker: str) -> None:
         t0 = perf_counter()
@@ -368,9 +393,7 @@ class PlacementPlugin(SchedulerPlugin):
     def _plan(self, spec: RunSpec, *, origin: float = 0.0, fixed=None) -> RunPlan | None:
         """Plan a run on the live pools (None when there are none). Stages only plain workers
         outside every pool can run are left out of the plan: Dask places their tasks."""
-        view = self.cluster_view()
-        pools = list(view.live.values())
-        declared = [p for n, p in view.declared.items() if n not in view.live]
+        pools, declared = self._planning_pools(self.cluster_view())
         if not pools:
             return None
         keep = {s.name for s in spec.stages
@@ -718,7 +741,8 @@ class PlacementPlugin(SchedulerPlugin):
             plain, pinned = split_resources(ts.annotations.get("resources"))
             pool = pinned[0] if pinned else ann.get("pool")
             chosen = self.placed_.get(ts.key)
-            if pool is None and chosen is not None and chosen not in view.live and now - since > 0.5:
+            if (pool is None and chosen is not None and chosen not in view.live and chosen not in self.elastic_
+                    and now - since > 0.5):
                 replace.append(ts.key)  # its planned pool is gone: place it again
                 continue
             verdict = feasibility(plain, pool, live, declared)
@@ -847,6 +871,77 @@ class PlacementPlugin(SchedulerPlugin):
             self.cost_model_.observe_overhead(gap)
             self.dirty_ = True
 
+    # ------------------------------------------------------------------ elastic pools
+    def set_elastic(self, pools: Iterable[Pool | Mapping[str, Any]] | None) -> None:
+        """Plan runs on the pools an elastic controller scales, each at its ``max_workers``; ``None``
+        (the controller stopped): plan on the live pools again. Active runs are re-planned."""
+        self.elastic_ = {p.name: p for p in map(pool_from_mapping, pools or ())}
+        self._replan_runs("elastic pools changed")
+
+    def demand(self, now: float | None = None) -> dict[str, dict[str, Any]]:
+        """Per pool, what it needs now and soon: the active runs' planned needs (unix-second windows;
+        a stage whose tasks compute or wait for a worker is needed now), its busy workers and the
+        tasks outside planned runs waiting for it or queued on its workers (plain data of
+        :class:`~daskcollab.placement._demand.PoolDemand`, JSON-ready)."""
+        now = time.time() if now is None else now
+        planning, _ = self._planning_pools(self.cluster_view())
+        busy: dict[str, int] = {}
+        tasks: dict[str, int] = {}
+        active: dict[str, set[str]] = {}  # run -> stages with tasks computing or waiting for a worker
+
+        def count(ts: Any, waiting: bool) -> None:
+            plain, pinned = split_resources(ts.resource_restrictions)
+            plain.pop(HOLD_RESOURCE, None)  # held one loop turn to be released in plan order: it waits all the same
+            pool = pinned[0] if pinned else None
+            if pool is None and waiting:  # no pool label: the cheapest pool that can run it
+                able = [p for p in planning if can_run(plain, None, p)]
+                pool = min(able, key=lambda p: p.price_per_hour / p.speed).name if able else None
+            ann = self.submitted_.get(ts.key) or (ts.annotations or {}).get(ANNOTATION_KEY) or {}
+            if ann.get("run") in self.run_plans_:
+                active.setdefault(ann["run"], set()).add(ann.get("stage"))
+            elif pool is not None:
+                tasks[pool] = tasks.get(pool, 0) + 1
+
+        for ts in self.scheduler.unrunnable:
+            count(ts, True)
+        for address, ws in self.scheduler.workers.items():
+            info = self.workers_.get(address)
+            if info is None or not info.pool or not ws.processing:
+                continue
+            busy[info.pool] = busy.get(info.pool, 0) + 1
+            for ts in ws.processing:
+                count(ts, False)
+        needs = []
+        for run_id, plan in self.run_plans_.items():
+            record, spec = self.ledger_.runs.get(run_id), self.run_specs_.get(run_id)
+            if record is None or record.finished is not None:
+                continue
+            spread_over = {s.name: [p for p in planning if can_run(s.resources, s.pool, p)] for s in spec.stages
+                           if s.name in plan.stages and plan.stages[s.name].pool == ALL_POOLS} if spec else {}
+            needs += run_needs(plan, record.started, {n: s.state for n, s in record.stages.items()}, now,
+                               spread_over=spread_over, active=active.get(run_id, ()))
+        names = [*self.live_pools(), *self.elastic_]
+        return {name: d.to_dict() for name, d in pool_demand(needs, names, busy=busy, tasks=tasks).items()}
+
+    def elastic_state(self) -> dict[str, Any]:
+        """What a client-side elastic controller reads each step: ``demand`` and each pool's live ``workers``."""
+        return {"demand": self.demand(), "workers": {n: p.workers for n, p in self.live_pools().items()}}
+
+    def _price(self, pool: str) -> float:
+        for source in (self.live_pools(), self.elastic_, self.declared_):
+            if pool in source:
+                return float(source[pool].price_per_hour)
+        return 0.0
+
+    def worker_requested(self, pool: str, n: int = 1, names: Iterable[str] = ()) -> None:
+        """A controller asked for ``n`` workers of ``pool``: they are billed from now (a pod is paid
+        while it boots); the next workers of the pool to join take the requests."""
+        self.ledger_.worker_requested(pool, self._price(pool), n, names=tuple(map(str, names)))
+
+    def requests_cancelled(self, pool: str, n: int | None = None) -> int:
+        """``n`` (default all) requests of ``pool`` whose workers never joined were withdrawn."""
+        return self.ledger_.requests_cancelled(pool, n)
+
     # ------------------------------------------------------------------ reporting
     def snapshot(self, run: str | None = None) -> dict[str, Any]:
         """Plain data (JSON-ready) for reports and the dashboard: the cluster-wide ledger with every
@@ -866,6 +961,8 @@ class PlacementPlugin(SchedulerPlugin):
                              "resources": dict(p.resources)} for name, p in self.live_pools().items()},
             "declared_pools": sorted(self.declared_),
             "waiting_by_pool": self._waiting_by_pool(),
+            "elastic_pools": {name: {"min": p.min_workers, "max": p.max_workers} for name, p in self.elastic_.items()},
+            "demand": self.demand(),
             "placements": {str(k): v for k, v in list(self.placed_.items())[:10_000]},
             "ran_on": {str(k): list(v) for k, v in list(self.ledger_.ran_on.items())[:10_000]},
             "cost_model_path": str(self.cost_model_path_),

@@ -104,9 +104,9 @@ def render_report(result: Any) -> str:
         bars = {"busy": m["busy"] or 0.0, "held": m["held"] or 0.0}
         parts.append(bar_svg(bars, limit=m["budget"], over=m["state"] == "over budget"))
         parts.append("<h3>Cost per pool</h3>" + _table(
-            ["pool", "busy s", "held s", "$ busy", "$ held"],
+            ["pool", "busy s", "held s", "$ busy", "$ held", "$ start-up (of held)"],
             [[_e(pool), _num(x["busy_seconds"], ".1f"), _num(x["held_seconds"], ".1f"), fmt_money(x["busy"]),
-              fmt_money(x["held"])] for pool, x in m["by_pool"].items()], "pools"))
+              fmt_money(x["held"]), fmt_money(x["startup"])] for pool, x in m["by_pool"].items()], "pools"))
     else:
         parts.append("<p class='muted'>No money: the run had no placement plugin (start the scheduler with "
                      "<code>--preload daskcollab.deploy.scheduler</code>).</p>")

@@ -172,6 +172,8 @@ def _result(compiled: CompiledWorkflow, outcome: Mapping[str, Any], runs: Mappin
     if ledger:
         cost = {"busy": ledger["cost_busy"], "held": ledger["cost_held"],
                 "busy_by_pool": ledger["cost_busy_by_pool"], "held_by_pool": ledger["cost_held_by_pool"],
+                "startup": ledger.get("cost_startup", 0.0), "startup_by_pool": ledger.get("cost_startup_by_pool", {}),
+                "held_seconds_by_pool": ledger.get("held_seconds_by_pool", {}),
                 "busy_by_stage": {s: v["cost_busy"] for s, v in ledger["stages"].items()},
                 "held_by_stage": {s: v["cost_held"] for s, v in ledger["stages"].items()},
                 "over_budget": ledger["over_budget"]}

@@ -21,6 +21,7 @@ def ledger(**over):
         "run_id": "wf-1", "workflow": "wf", "status": "running", "started": T0, "finished": None,
         "budget": 0.01, "deadline": 30.0, "cost_busy": 0.002, "cost_held": 0.006,
         "cost_busy_by_pool": {"spot": 0.0005, "fast": 0.0015}, "cost_held_by_pool": {"spot": 0.002, "fast": 0.004},
+        "cost_startup_by_pool": {"fast": 0.001},
         "busy_seconds_by_pool": {"spot": 18.0, "fast": 13.5}, "held_seconds_by_pool": {"spot": 72.0, "fast": 36.0},
         "over_budget": False, "over_deadline": False, "replans": 1, "alerts": [],
         "plan": {"mode": "balanced", "makespan": 20.0, "cost": 0.0018, "held_cost": 0.005,
@@ -65,7 +66,9 @@ def test_money_time_plan_and_gantt():
     m = v["money"]
     assert (m["busy"], m["held"], m["budget"]) == (0.002, 0.006, 0.01)
     assert m["remaining"] == pytest.approx(0.004) and m["state"] == BudgetState.WITHIN.value
-    assert m["by_pool"]["fast"] == {"busy": 0.0015, "held": 0.004, "busy_seconds": 13.5, "held_seconds": 36.0}
+    assert m["by_pool"]["fast"] == {"busy": 0.0015, "held": 0.004, "busy_seconds": 13.5, "held_seconds": 36.0,
+                                    "startup": 0.001}  # start-up is part of held (billed from the request)
+    assert m["by_pool"]["spot"]["startup"] == 0.0
     assert v["time"] == {"elapsed": 17.0, "deadline": 30.0, "state": DeadlineState.WITHIN.value, "remaining": 13.0}
     assert v["plan"]["makespan"] == {"planned": 20.0, "actual": 17.0}
     assert v["plan"]["cost_held"] == {"planned": 0.005, "actual": 0.006}

@@ -547,6 +547,11 @@ class EmulatedKubernetes:
         """Live API objects of a resource (copies), e.g. ``objects("deployments")``."""
         return self.call(lambda: self.api.stored(plural, namespace))
 
+    def replicas(self, cluster: str) -> dict[str, int]:
+        """``{group suffix: replicas}`` of a DaskCluster's worker groups (``default`` for the first pool's)."""
+        return {g["metadata"]["name"].removeprefix(f"{cluster}-"): g["spec"]["worker"]["replicas"]
+                for g in self.objects("daskworkergroups") if g["spec"]["cluster"] == cluster}
+
     def call(self, fn: Any) -> Any:
         """Run ``fn()`` on the emulation's event loop thread (the store is not thread-safe)."""
 
@@ -571,6 +576,12 @@ class EmulatedKubernetes:
                 raise TimeoutError(f"emulated Kubernetes: no {what} after {timeout} s; operator errors "
                                    f"{self.operator.errors[-5:]!r}\n{self.kubelet.logs()}")
             time.sleep(0.1)
+
+
+def pools_of_workers(client: Any) -> dict[str, str]:
+    """worker name -> pool, as the scheduler sees it (from the workers' ``pool-<name>`` resource)."""
+    return {w["name"]: next(r.removeprefix("pool-") for r in w["resources"] if r.startswith("pool-"))
+            for w in client.scheduler_info(n_workers=-1)["workers"].values()}
 
 
 @contextlib.contextmanager

@@ -10,6 +10,9 @@ from __future__ import annotations
 import pytest
 from distributed import Client
 
+pytest.importorskip("kmock", reason="install the test extra: pip install -e '.[test]'")
+from kubesim import pools_of_workers  # noqa: E402
+
 from daskcollab.deploy import KubePool, KubePoolScaler, PoolScaler, start_kube_cluster, worker_group
 from daskcollab.placement import PLUGIN_NAME, Pool, pool_resource
 
@@ -28,15 +31,8 @@ NAMES = ["cpu-spot", "cpu-ondemand", "gpu"]
 # cannot import this test module, so functions defined in it by name would not unpickle there.
 
 
-def pools_of_workers(client: Client) -> dict[str, str]:
-    """worker name -> pool, as the scheduler sees it."""
-    return {w["name"]: next(r.removeprefix("pool-") for r in w["resources"] if r.startswith("pool-"))
-            for w in client.scheduler_info(n_workers=-1)["workers"].values()}
-
-
 def replicas(kube, cluster: str = "collab") -> dict[str, int]:
-    return {g["metadata"]["name"].removeprefix(f"{cluster}-"): g["spec"]["worker"]["replicas"]
-            for g in kube.objects("daskworkergroups") if g["spec"]["cluster"] == cluster}
+    return kube.replicas(cluster)
 
 
 def deployments(kube, group: str) -> list[str]:

@@ -45,3 +45,38 @@ def test_waiting_for_workers_other_stages_hold_is_not_latency():
     assert (pool, work, width) == ("p", 6.0, 1.0)  # 3 busy seconds at speed 2
     assert latency == pytest.approx(3.0)  # the 8 s wait for the busy worker is contention, not latency
     assert stage_observation(s, {"p": 2.0})[3] == pytest.approx(11.0)  # without the run: every gap counts
+
+
+def test_startup_is_billed_from_the_request_and_a_cancelled_request_until_it_was_withdrawn():
+    ledger = Ledger()
+    ledger.worker_up("s1", "spot", 3.6, now=0.0)  # nobody asked for it: billed from its join
+    ledger.worker_requested("gpu", 36.0, 2, now=10.0)  # a controller asked for two GPU workers at 10 s
+    assert ledger.booting_by_pool() == {"gpu": 2}
+    ledger.worker_up("g1", "gpu", 36.0, now=16.0)  # booted 6 s
+    assert ledger.requests_cancelled("gpu", now=18.0) == 1  # the second one was withdrawn at 18 s
+    assert ledger.booting_by_pool() == {}
+    ledger.worker_down("g1", now=40.0)
+    held = ledger.held_seconds_by_pool(0.0, 100.0)
+    assert held == {"spot": pytest.approx(100.0), "gpu": pytest.approx(30.0 + 8.0)}
+    assert ledger.startup_seconds_by_pool(0.0, 100.0) == {"gpu": pytest.approx(6.0 + 8.0)}
+    assert ledger.startup_cost_by_pool(0.0, 100.0)["gpu"] == pytest.approx(14.0 * 36.0 / 3600.0)
+    # a run's window cuts the start-up it overlaps
+    run = ledger.start_run("r", "wf", budget=None, deadline=None, now=12.0)
+    run.finished = 30.0
+    snap = ledger.run_snapshot(run)
+    assert snap["startup_seconds_by_pool"] == {"gpu": pytest.approx(4.0 + 6.0)}
+    assert snap["cost_startup"] == pytest.approx(10.0 * 36.0 / 3600.0)
+    assert snap["cost_held_by_pool"]["gpu"] == pytest.approx((18.0 + 6.0) * 36.0 / 3600.0)  # 12-30 s and 12-18 s
+
+
+def test_a_worker_asked_for_by_name_takes_its_own_request():
+    ledger = Ledger()
+    ledger.worker_requested("spot", 3.6, 1, names=("spot-7",), now=0.0)
+    ledger.worker_requested("spot", 3.6, 1, names=("spot-8",), now=5.0)
+    ledger.worker_up("tcp://b", "spot", 3.6, now=6.0, name="spot-8")
+    ledger.worker_up("tcp://a", "spot", 3.6, now=9.0, name="spot-7")
+    assert ledger.startup_seconds_by_pool(0.0, 10.0) == {"spot": pytest.approx(1.0 + 9.0)}
+    # a worker nobody asked for under its name takes the oldest request of its pool
+    ledger.worker_requested("spot", 3.6, 1, now=20.0)
+    ledger.worker_up("tcp://c", "spot", 3.6, now=21.0, name="other")
+    assert ledger.startup_seconds_by_pool(20.0, 30.0) == {"spot": pytest.approx(1.0)}
