@@ -13,6 +13,7 @@ import zarr
 
 import daskcollab as dc
 from daskcollab import DataError
+from daskcollab.runtime._context import StageContext
 from testdata import make_classification_store
 
 
@@ -49,7 +50,7 @@ def test_reloaded_pipelines_predict_exactly_what_the_run_wrote(client, saved):
 
     # the Python API: load_pipeline is the same path; load_model alone warns that it is not
     pipeline = dc.load_pipeline(tmp_path / "models" / "logreg", client)
-    data = dc.ZarrSource(store, name="src").run(dc.StageContext(client, "t", "src", False))
+    data = dc.ZarrSource(store, name="src").run(StageContext(client, "t", "src", False))
     np.testing.assert_array_equal(pipeline.predict(data.X).compute(), first["logreg"][:])
 
 
