@@ -14,8 +14,10 @@ Everything users need is importable from here::
 from daskcollab import _config  # noqa: F401  (registers the collab.* config defaults)
 from daskcollab._errors import (
     BudgetError,
+    ClusterError,
     DaskCollabError,
     DataError,
+    RecoveryError,
     RunCancelledError,
     UnplaceableError,
     WorkflowError,
@@ -59,6 +61,7 @@ __all__ = [
     "BlendMethod",
     "BudgetError",
     "ChunkSplit",
+    "ClusterError",
     "CompiledStage",
     "CompiledWorkflow",
     "DaskCollabError",
@@ -73,6 +76,7 @@ __all__ = [
     "ModelSink",
     "PostFitModel",
     "Predictions",
+    "RecoveryError",
     "RowSplit",
     "RunCancelledError",
     "RunResult",
