@@ -45,14 +45,12 @@ import sys
 import tempfile
 import time
 
-import dask
 from distributed import Client
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _common import median, verdict, write_result  # noqa: E402
 
 from daskcollab.placement import (  # noqa: E402
-    PLUGIN_NAME,
     Mode,
     Objective,
     PlacementPlugin,
@@ -65,6 +63,7 @@ from daskcollab.placement import (  # noqa: E402
     plan,
 )
 from daskcollab.deploy import start_local_pools  # noqa: E402
+from daskcollab.testing import use_placement_plugin  # noqa: E402
 from daskcollab.placement._emulate import emulated_graph, scale_work, task_specs, wfcommons_dag  # noqa: E402
 from daskcollab.placement._heft import _EFT, _Graph, _schedule  # noqa: E402
 
@@ -100,10 +99,7 @@ def _planned(report: dict) -> dict:
 
 
 def install(client: Client, plugin: PlacementPlugin | None) -> None:
-    if PLUGIN_NAME in client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.plugins)):
-        client.unregister_scheduler_plugin(PLUGIN_NAME)
-    if plugin is not None:
-        client.register_plugin(plugin)
+    use_placement_plugin(client, plugin if plugin is not None else False)
 
 
 def run_once(client: Client, tasks, name: str, extra: dict | None = None) -> dict:

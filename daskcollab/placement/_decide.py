@@ -6,7 +6,9 @@ The plugin turns scheduler tasks into :class:`TaskView` objects and the cluster 
 * ``restrict``: ``{key: pool}``: restrict the task to that pool's label (``None``: no pool label);
 * ``fail``: ``{key: (reason, message)}``: err the task (``"unplaceable"`` or ``"budget"``);
 * ``records``: the :class:`~daskcollab.placement._ledger.Decision` rows for the ledger;
-* ``plan``: the task-level plan made for an ad-hoc submission (for slippage learning).
+* ``plan``: the task-level plan made for an ad-hoc submission (for slippage learning);
+* ``order``: ``{key: rank}``: the rank of each planned task's start in the plan, so that workers
+  run queued tasks in the plan's order (it becomes the last element of the task's Dask priority).
 
 Tasks of a registered run are placed by the run's plan (:mod:`._runplan`): every task of a stage
 goes to the stage's pool, or is left to Dask's balancing when the plan spreads the stage over all
@@ -80,6 +82,7 @@ class Decisions:
     plan: Plan | None = None
     planned_keys: list[Hashable] = field(default_factory=list)
     budget_miss: str | None = None  # the ad-hoc plan misses its budget or deadline (message)
+    order: dict[Hashable, int] = field(default_factory=dict)  # rank of each task's planned start
 
 
 def _unplaceable(tasks: Sequence[TaskView], cluster: ClusterView, out: Decisions) -> list[TaskView]:
@@ -169,6 +172,12 @@ def _decide_submission(tasks: Sequence[TaskView], cluster: ClusterView, out: Dec
         out.records.append(miss)
         out.budget_miss = miss.message
     by_key = {t.key: t for t in tasks}
+    # workers run their queued tasks in the plan's order (earliest planned start first), not in
+    # Dask's graph order: the plan's makespan assumes its own order within each pool
+    # (tasks below min-work are left to Dask: their order cannot matter and holding them would cost more)
+    starts = {spec.key: result.assignments[bundle_of.get(spec.key, spec.key)].start for spec in specs
+              if spec.work >= cluster.min_work or spec.pool is not None}
+    out.order = {key: rank for rank, key in enumerate(sorted(starts, key=starts.__getitem__))}
     counts: dict[tuple[str | None, str, str], list] = {}
     for spec in specs:
         t = by_key[spec.key]

@@ -33,8 +33,7 @@ worker free times and one of idle gaps per pool (bisect).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Hashable, Mapping, Sequence
-from typing import Any
+from collections.abc import Hashable, Sequence
 
 from daskcollab.placement._heft import _gc_paused, _Graph
 from daskcollab.placement._search import _choose, _to_plan

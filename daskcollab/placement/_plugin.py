@@ -31,6 +31,7 @@ restriction is added (nothing to choose), which keeps queuing.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import gc
 import logging
@@ -57,7 +58,7 @@ from daskcollab._errors import (
 )
 from daskcollab.placement._cost_model import CostModel
 from daskcollab.placement._decide import ClusterView, TaskView, decide
-from daskcollab.placement._erring import fail_now, fail_soon
+from daskcollab.placement._erring import HOLD_RESOURCE, fail_now, fail_soon
 from daskcollab.placement._feasibility import Verdict, feasibility, unplaceable_message
 from daskcollab.placement._ledger import Decision, Ledger, stage_observation
 from daskcollab.placement._planning import DEFAULT_TRADEOFF, Mode, Pool
@@ -219,6 +220,7 @@ class PlacementPlugin(SchedulerPlugin):
         self.run_specs_: dict[str, RunSpec] = {}
         self.failed_runs_: dict[str, tuple[type[Exception], str]] = {}  # run id -> (error, message)
         self.failing_: set[Hashable] = set()
+        self.holding_: set[Hashable] = set()  # held for one loop turn, to be released in plan order
         self.dirty_ = False
         self.last_save_ = time.monotonic()
         self.hook_seconds_ = 0.0
@@ -583,6 +585,10 @@ class PlacementPlugin(SchedulerPlugin):
                 self.ledger_.budget = float(out.plan.objective.budget)
             if out.plan.objective.deadline is not None:
                 self.ledger_.deadline = float(out.plan.objective.deadline)
+        for key, rank in out.order.items():
+            ts = by_key[key]
+            if isinstance(ts.priority, tuple) and len(ts.priority) == 3:  # (-user priority, generation, order)
+                ts.priority = (ts.priority[0], ts.priority[1], rank)
         no_worker = []
         for key, pool in out.restrict.items():
             ts = by_key[key]
@@ -599,6 +605,45 @@ class PlacementPlugin(SchedulerPlugin):
                         no_worker.append(ts.key)
         if no_worker:
             self.scheduler.transitions({k: "processing" for k in no_worker}, stimulus_id)
+        if out.order and not replace and len(out.order) <= self.ORDER_HOLD_MAX:
+            self._release_in_order(sorted(out.order, key=out.order.__getitem__), stimulus_id)
+
+    #: Submissions up to this many planned tasks are released in the plan's order (see below).
+    ORDER_HOLD_MAX = 20_000
+
+    def _release_in_order(self, keys: list[Hashable], stimulus_id: str) -> None:
+        """Hold the submission's tasks for one turn of the event loop, then release them in plan order.
+
+        The scheduler has already fixed, before plugins run, the order in which it will dispatch
+        this call's runnable tasks; the first of them reaches an idle worker before any priority
+        can matter. Held (a resource no worker has), they wait in ``no-worker``; released in the
+        plan's order, each pool's first task is the one the plan starts first.
+        """
+        tasks = self.scheduler.tasks
+        held = []
+        for key in keys:
+            ts = tasks.get(key)
+            if ts is not None and ts.state == "released":
+                ts.resource_restrictions = {**(ts.resource_restrictions or {}), HOLD_RESOURCE: 1}
+                held.append(key)
+        if held:
+            self.holding_.update(held)
+            asyncio.get_running_loop().call_soon(self._release_held, held, f"{stimulus_id}-daskcollab-order")
+
+    def _release_held(self, keys: list[Hashable], stimulus_id: str) -> None:
+        release: dict[Hashable, str] = {}
+        for key in keys:
+            self.holding_.discard(key)
+            ts = self.scheduler.tasks.get(key)
+            if ts is None or not ts.resource_restrictions or HOLD_RESOURCE not in ts.resource_restrictions:
+                continue
+            restrictions = {r: q for r, q in ts.resource_restrictions.items() if r != HOLD_RESOURCE}
+            ts.resource_restrictions = restrictions or None
+            if ts.state == "no-worker":
+                release[key] = "processing"
+        if release:
+            # the scheduler pops recommendations last-in first-out: insert the plan's first task last
+            self.scheduler.transitions(dict(reversed(list(release.items()))), stimulus_id)
 
     def _replace(self, keys: Iterable[Hashable], *, stimulus_id: str) -> None:
         tasks = [ts for k in keys if (ts := self.scheduler.tasks.get(k)) is not None]
@@ -667,7 +712,8 @@ class PlacementPlugin(SchedulerPlugin):
         failures: dict[Hashable, Exception] = {}
         for ts, since in list(scheduler.unrunnable.items()):
             ann = (ts.annotations or {}).get(ANNOTATION_KEY)
-            if ann is None or ts.key in self.failing_ or ts.worker_restrictions or ts.host_restrictions:
+            if (ann is None or ts.key in self.failing_ or ts.key in self.holding_ or ts.worker_restrictions
+                    or ts.host_restrictions):
                 continue
             plain, pinned = split_resources(ts.annotations.get("resources"))
             pool = pinned[0] if pinned else ann.get("pool")

@@ -23,7 +23,6 @@ search without insertion and re-time the winner with it.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any

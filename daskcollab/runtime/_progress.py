@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-import time
 from typing import TextIO
 
 from daskcollab.runtime._executor import StageRun, StageState

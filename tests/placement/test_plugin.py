@@ -9,9 +9,9 @@ import dask
 import pytest
 from distributed import Client
 
+from daskcollab import testing
 from daskcollab._errors import BudgetError, UnplaceableError
 from daskcollab.placement import (
-    PLUGIN_NAME,
     CostModel,
     PlacementPlugin,
     Pool,
@@ -36,8 +36,7 @@ def sleepy(seconds, *deps):
 
 @pytest.fixture(scope="module")
 def pools_cluster(tmp_path_factory):
-    path = tmp_path_factory.mktemp("cm") / "cost-model.json"
-    with start_local_pools(POOLS, plugin=PlacementPlugin(cost_model_path=path)) as cluster:
+    with testing.pools_cluster(POOLS, cost_model_path=tmp_path_factory.mktemp("cm") / "cost-model.json") as cluster:
         yield cluster
 
 
@@ -50,9 +49,7 @@ def client(pools_cluster):
 
 def install(client, **kwargs):
     """Replace the scheduler's placement plugin (a fresh run: fresh ledger, cost model from disk)."""
-    if PLUGIN_NAME in client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.plugins)):
-        client.unregister_scheduler_plugin(PLUGIN_NAME)
-    client.register_plugin(PlacementPlugin(**kwargs))
+    testing.use_placement_plugin(client, **kwargs)
 
 
 def pool_of_workers(client):
@@ -302,3 +299,28 @@ def test_benchmark_quick_smoke(tmp_path):
     assert {"front_cost_at_dask_makespan_vs_bound", "cheapest_deadline", "cheapest_cost_vs_bound",
             "fastest_follows_plan"} <= shape["checks"].keys()
     assert {"us_per_task", "wall_ratio"} <= data["overhead"]["checks"].keys()
+
+
+def test_a_worker_runs_its_queued_tasks_in_the_plan_order(tmp_path):
+    """Six independent tasks, longest planned first (HEFT), where Dask's own order runs them the other way."""
+    def timed(seconds):
+        start = time.time()
+        time.sleep(seconds)
+        return start
+
+    def graph():
+        out = []
+        for i, work in enumerate([0.3, 0.25, 0.2, 0.15, 0.1, 0.05]):
+            with dask.annotate(collab={"workflow": "o", "stage": f"s{i}", "kind": "task", "work": work}):
+                out.append(dask.delayed(timed, pure=False)(work, dask_key_name=f"t{i}-{time.time_ns()}"))
+        return out
+
+    keys = [f"t{i}" for i in range(6)]
+    runs = {}
+    for plugin in (False, PlacementPlugin(cost_model_path=tmp_path / "cm.json", mode="fastest")):
+        with start_local_pools([Pool("one", 0.1, 1.0, 1)], plugin=plugin) as cluster, Client(cluster) as c:
+            c.wait_for_workers(1, timeout=60)
+            started = dict(zip(keys, c.gather(c.compute(graph()))))
+            runs[bool(plugin)] = sorted(keys, key=started.get)
+    assert runs[True] == keys  # the plan's order: longest first
+    assert runs[False] != keys  # Dask's own order differs: the test would fail without the plugin's order

@@ -12,14 +12,12 @@ import sys
 import threading
 import time
 
-import numpy as np
 import pytest
-import zarr
 from distributed import Client
 
 import daskcollab as dc
-from daskcollab.deploy import start_local_pools
-from daskcollab.placement import PLUGIN_NAME, PlacementPlugin, Pool, placement_report
+from daskcollab import testing
+from daskcollab.placement import Pool, placement_report
 
 POOLS = [Pool("cpu-spot", price_per_hour=0.10, speed=1.0, workers=1),
          Pool("cpu-ondemand", price_per_hour=0.40, speed=2.0, workers=1)]
@@ -27,8 +25,7 @@ POOLS = [Pool("cpu-spot", price_per_hour=0.10, speed=1.0, workers=1),
 
 @pytest.fixture(scope="module")
 def pools_cluster(tmp_path_factory):
-    path = tmp_path_factory.mktemp("cm") / "cost-model.json"
-    with start_local_pools(POOLS, plugin=PlacementPlugin(cost_model_path=path)) as cluster:
+    with testing.pools_cluster(POOLS, cost_model_path=tmp_path_factory.mktemp("cm") / "cost-model.json") as cluster:
         yield cluster
 
 
@@ -41,9 +38,7 @@ def client(pools_cluster):
 
 def install(client, tmp_path, model="cm.json", **kwargs):
     """A fresh placement plugin (fresh ledger; the cost model at ``tmp_path / model``) for one test."""
-    if PLUGIN_NAME in client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.plugins)):
-        client.unregister_scheduler_plugin(PLUGIN_NAME)
-    client.register_plugin(PlacementPlugin(cost_model_path=tmp_path / model, **kwargs))
+    testing.use_placement_plugin(client, cost_model_path=tmp_path / model, **kwargs)
 
 
 def two_models(store, *, pools=("cpu-spot", "cpu-ondemand"), rounds=300, **wf):
