@@ -14,9 +14,8 @@ recomputes it on another one, like any other lost result.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 

@@ -394,7 +394,11 @@ def _watch(client: Client, futures: list[Future], assigned: list[str], stage: st
         cancelled = [f for f in futures if f.status == "cancelled"]
         if cancelled:
             cancelled[0].result()  # raises the cancellation (the run was given up)
-        wait(futures, timeout=_POLL_S, return_when="FIRST_EXCEPTION")
+        pending = [f for f in futures if not f.done()]
+        try:
+            wait(pending, timeout=_POLL_S, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            pass
 
 
 def _collective_failure(error: BaseException) -> bool:
