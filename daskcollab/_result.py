@@ -49,6 +49,8 @@ class RunResult:
         Budget/deadline alerts and checks that could not be made.
     stage_states
         ``{stage: "done" | "reused" | ...}``.
+    recoveries
+        ``{stage: (loss, ...)}``: the workers a stage lost (died or preempted) and recovered from.
     """
 
     workflow: str
@@ -67,6 +69,12 @@ class RunResult:
     finished_at: float | None = None
     warnings: tuple[str, ...] = ()
     stage_states: Mapping[str, str] = field(default_factory=dict)
+    recoveries: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def reused(self) -> tuple[str, ...]:
+        """The stages rebuilt from what an earlier run of the workflow kept (see ``collab.resume``)."""
+        return tuple(name for name, state in self.stage_states.items() if state == "reused")
 
     @property
     def wall_seconds(self) -> float:

@@ -310,11 +310,13 @@ def train_collective(
             previous = len(layout)
             attempt_annotations = {**annotations, ANNOTATION_KEY: {**collab, **({"pool": pool} if pool else {})},
                                    "retries": 0}
+            token = uuid.uuid4().hex[:8]
             try:
                 raw = _run_collective(client, layout, workers, X_parts, y_parts, params, target - done, start_model,
-                                      edges, checkpoint.name, every, timeout, attempt_annotations, stage)
+                                      edges, checkpoint.name, every, timeout, attempt_annotations, stage, token)
                 return booster_from_bytes(raw)
             except LostWork as lost:
+                _free_workers(client, token)
                 loss = classify(lost.loss, preempted_workers(client, started))
                 pool = budget.admit(loss) or pool
                 if exact_resume:
@@ -334,7 +336,7 @@ def train_collective(
 def _run_collective(client: Client, layout: list[list[int]], workers: list[str], X_parts: list[Future],
                     y_parts: list[Future], params: Mapping[str, Any], rounds: int, model: bytes | None,
                     edges: list[np.ndarray] | None, checkpoint: str, every: int, timeout: int,
-                    annotations: Mapping[str, Any], stage: str) -> bytes:
+                    annotations: Mapping[str, Any], stage: str, token: str) -> bytes:
     """One collective: ``len(layout)`` ranks on ``workers``; rank 0's model, or :class:`LostWork`."""
     if rounds <= 0:
         return model  # type: ignore[return-value]  # a checkpoint already holds every round
@@ -348,7 +350,6 @@ def _run_collective(client: Client, layout: list[list[int]], workers: list[str],
 
         comm = _start_tracker(len(layout), get_ip(host), timeout)
     comm = {**comm, "dmlc_timeout": timeout}
-    token = uuid.uuid4().hex[:8]
     futures = []
     with dask.annotate(**annotations):
         for rank, chunks in enumerate(layout):
@@ -399,6 +400,34 @@ def _watch(client: Client, futures: list[Future], assigned: list[str], stage: st
             wait(pending, timeout=_POLL_S, return_when="FIRST_COMPLETED")
         except TimeoutError:
             pass
+
+
+def _executing_ranks(token: str, dask_worker: Any = None) -> bool:
+    """True when this worker's thread still runs a rank of the collective ``token`` (run on workers)."""
+    return any("xgboost-rank-" in str(ts.key) and str(ts.key).endswith(token) for ts in dask_worker.state.executing)
+
+
+def _free_workers(client: Client, token: str) -> None:
+    """After a loss: wait for the ranks of the failed collective to stop (their peers see EOF), and
+    restart the workers whose rank is still blocked in a collective call (a thread cannot be
+    cancelled; left alone it would hold the worker's thread until ``collective-timeout``)."""
+    deadline = time.monotonic() + _LOSS_NOTICE_S
+    while True:
+        try:
+            busy = [w for w, running in client.run(_executing_ranks, token, on_error="return").items() if running is True]
+        except Exception:  # workers coming and going: look again
+            busy = []
+        if not busy:
+            return
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(_POLL_S)
+    logger.warning("restarting worker(s) %s: a rank of the lost xgboost collective is still blocked there",
+                   ", ".join(busy))
+    try:
+        client.restart_workers(busy, timeout=120, raise_for_error=False)
+    except Exception as exc:  # no nanny: the next collective leaves them out while they are busy
+        logger.warning("cannot restart %s (%s)", busy, exc)
 
 
 def _collective_failure(error: BaseException) -> bool:

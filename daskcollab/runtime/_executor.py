@@ -41,7 +41,9 @@ from daskcollab._contract import ANNOTATION_KEY
 from daskcollab._errors import RecoveryError, RunCancelledError
 from daskcollab.compile import CompiledStage, CompiledWorkflow
 from daskcollab.runtime._context import StageContext
-from daskcollab.runtime._recovery import budget_for, classify, loss_of, preempted_workers, reset_budget, set_budget
+from daskcollab.runtime._recovery import (Loss, budget_for, classify, loss_of, preempted_workers, reset_budget,
+                                          set_budget)
+from daskcollab.runtime._resume import ResumeStore
 
 logger = logging.getLogger("daskcollab")
 
@@ -72,6 +74,8 @@ class StageRun:
     ctx: StageContext | None = None
     thread: threading.Thread | None = field(default=None, repr=False)
     recoveries: list[str] = field(default_factory=list)  # one line per loss the stage recovered from
+    losses: list[Loss] = field(default_factory=list)  # every loss it recovered from (collectives' too)
+    reused: bool = False  # rebuilt from what an earlier run kept
 
     @property
     def name(self) -> str:
@@ -96,8 +100,12 @@ def execute(
     concurrency: int | None = None,
     on_change: Listener | None = None,
     show_progress: bool = False,
+    resume: ResumeStore | None = None,
 ) -> dict[str, StageRun]:
     """Run every stage of ``compiled``; return ``{stage: StageRun}`` (outputs, timings, states).
+
+    With ``resume``, a stage an earlier run kept (:mod:`daskcollab.runtime._resume`) is rebuilt from
+    it and ends ``REUSED``; a finished model or sink stage is kept for later runs.
 
     Raises the root-cause error of the earliest failed stage (see the module docstring).
     """
@@ -149,8 +157,11 @@ def execute(
                     if submitted and _retry_in_place(client, erred, run):
                         continue  # the stage's output stays valid: its lost tasks run again
                     submitted = False
+            if resume is not None and not run.reused:
+                resume.keep(step.stage, run.output)
+            run.losses = list(budget.losses)
             run.finished = time.perf_counter()
-            changed(run, StageState.DONE)
+            changed(run, StageState.REUSED if run.reused else StageState.DONE)
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             run.error = exc
             run.finished = time.perf_counter()
@@ -166,7 +177,9 @@ def execute(
         if pool is not None:
             annotations[ANNOTATION_KEY] = {**annotations[ANNOTATION_KEY], "pool": pool}
         with dask.annotate(**annotations), client.as_current():
-            run.output = step.stage.run(run.ctx, *inputs)
+            reused = resume.reuse(step.stage, run.ctx, inputs) if resume is not None else None
+            run.reused = reused is not None
+            run.output = reused if reused is not None else step.stage.run(run.ctx, *inputs)
 
     def _inputs_settled(run: StageRun) -> bool:
         """Wait until no input stage is still computing (it may be retrying the tasks this stage

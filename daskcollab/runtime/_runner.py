@@ -20,6 +20,7 @@ from daskcollab.runtime import _remote
 from daskcollab.runtime._executor import StageRun, StageState, execute
 from daskcollab.runtime._preflight import preflight
 from daskcollab.runtime._progress import Progress
+from daskcollab.runtime._resume import ResumeStore
 from daskcollab.workflow._stage import StageKind
 from daskcollab.workflow._workflow import Workflow
 
@@ -33,6 +34,7 @@ def run(
     progress: bool | None = None,
     concurrency: int | None = None,
     run_id: str | None = None,
+    recompute: bool = False,
 ) -> RunResult:
     """Run ``workflow`` and return its :class:`RunResult`.
 
@@ -58,6 +60,10 @@ def run(
         ``1`` runs stage after stage, each finished before the next starts.
     run_id
         Identifies the run on the scheduler (its plan and ledger); default ``<workflow>-<random>``.
+    recompute
+        Reuse no stage of an earlier run (see config ``collab.resume``: by default the trained
+        models and written stores of a run that did not finish are reused when the same workflow
+        runs again with unchanged inputs; :attr:`RunResult.reused` lists them).
 
     Raises
     ------
@@ -85,12 +91,16 @@ def run(
         status = "failed"
         start = time.perf_counter()
         display = Progress(len(compiled.steps), enabled=show)
+        resume = ResumeStore(compiled.workflow.name, recompute=recompute)
+        resume.begin(run_id)
         try:
             with display:
-                runs = execute(compiled, c, run_id=run_id, concurrency=limit, show_progress=show,
+                runs = execute(compiled, c, run_id=run_id, concurrency=limit, show_progress=show, resume=resume,
                                on_change=lambda r, state: (display(r, state), remote.stage_event(r, state)))
             status = "done"
+            resume.finish(status)
         except BaseException as exc:
+            resume.finish("failed")
             remote.cancel(f"run {run_id} was cancelled after an error: {type(exc).__name__}: {exc}"[:2000])
             ledger = remote.finish(status)
             if ledger and ledger.get("status") == "over-budget" and not isinstance(exc, BudgetError):
@@ -174,11 +184,13 @@ def _result(compiled: CompiledWorkflow, runs: Mapping[str, StageRun], *, run_id:
                 "held_by_stage": {s: v["cost_held"] for s, v in ledger["stages"].items()},
                 "over_budget": ledger["over_budget"]}
         warnings = [*warnings, *(a for a in ledger.get("alerts", []) if a not in warnings)]
+    recoveries = {name: tuple(loss.describe() for loss in r.losses) for name, r in runs.items() if r.losses}
+    warnings = [*warnings, *(f"stage {name!r} recovered: {line}" for name, lines in recoveries.items() for line in lines)]
     return RunResult(
         compiled.workflow.name, metrics, weights, blends, models, timings, outputs,
         placements=dict(ledger or {}), run_id=run_id, plan=plan or {}, cost=cost, makespan_s=round(makespan, 3),
         started_at=started_at, finished_at=time.time(), warnings=tuple(warnings),
-        stage_states={name: r.state.value for name, r in runs.items()},
+        stage_states={name: r.state.value for name, r in runs.items()}, recoveries=recoveries,
     )
 
 

@@ -1,0 +1,109 @@
+"""Recovery on real clusters (worker processes, TCP): a worker killed (SIGKILL) in the middle of a
+stage, and the workflow still finishes with the same outputs as a clean run."""
+
+from __future__ import annotations
+
+import dask
+import numpy as np
+import pytest
+import zarr
+from distributed import Client, LocalCluster
+
+import daskcollab as dc
+from daskcollab.testing import StageKiller
+
+ARRAYS = ("blend", "xgb", "logreg")
+
+
+def chaos_workflow(store, out):
+    src = dc.ZarrSource(store, name="src", split=dc.RowSplit(validation=0.25, test=0.25, seed=0))
+    xgb = dc.XGBoostModel(src, name="xgb", params={"max_depth": 4, "eta": 0.3}, rounds=60)
+    lin = dc.LinearModel(dc.Standardize(src, name="scaled"), name="logreg")
+    blend = dc.Blend([xgb, lin], name="blend", method="stacking", folds=3)
+    return dc.Workflow("chaos", [dc.Evaluate([xgb, lin, blend], name="eval"),
+                                 dc.ZarrSink([blend, xgb, lin], path=out, name="sink", overwrite=True)])
+
+
+def outputs(path):
+    group = zarr.open_group(path, mode="r")
+    assert group.attrs["complete"] is True
+    return {name: group[name][:] for name in ARRAYS}
+
+
+@pytest.fixture
+def cache(tmp_path):
+    with dask.config.set({"collab.resume.path": str(tmp_path / "cache"), "collab.resume.mode": "off"}):
+        yield tmp_path / "cache"
+
+
+@pytest.fixture
+def store(tmp_path):
+    from testdata import make_classification_store
+
+    return make_classification_store(tmp_path / "in.zarr", rows=8_000, chunk_rows=1_000)
+
+
+def test_workers_killed_in_training_and_later_stages_give_the_clean_outputs(store, tmp_path, cache):
+    with LocalCluster(n_workers=4, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        clean = dc.run(chaos_workflow(store, tmp_path / "clean.zarr"), client, progress=False)
+        with StageKiller(client, ["xgb:xgboost-rank", "blend", "sink"], delay=0.5) as killer:
+            hurt = dc.run(chaos_workflow(store, tmp_path / "hurt.zarr"), client, progress=False)
+        assert [stage for stage, _ in killer.killed] == ["xgb", "blend", "sink"]
+        assert len(client.scheduler_info()["workers"]) >= 1
+    ref, got = outputs(tmp_path / "clean.zarr"), outputs(tmp_path / "hurt.zarr")
+    for name in ARRAYS:
+        np.testing.assert_array_equal(got[name], ref[name], err_msg=name)  # bit for bit
+    assert hurt.metrics == clean.metrics
+    # the collective saw its worker leave and continued from a checkpoint
+    assert "xgb" in hurt.recoveries and killer.killed[0][1] in hurt.recoveries["xgb"][0]
+    assert any("recovered" in w for w in hurt.warnings)
+
+
+_CLIENT = """
+import sys, dask, daskcollab as dc
+from distributed import Client
+sys.path.insert(0, {tests!r})
+from runtime.test_recovery import chaos_workflow
+with dask.config.set({{"collab.resume.path": {cache!r}}}), Client({address!r}) as client:
+    dc.run(chaos_workflow({store!r}, {out!r}), client, progress=False)
+"""
+
+
+def test_a_killed_client_leaves_its_trained_models_and_the_rerun_reuses_them(store, tmp_path):
+    """The client dies (SIGKILL) once the xgboost stage finished; the same workflow run again reuses
+    that model (no retraining, no lock left held) and writes the outputs a full recompute writes."""
+    import os
+    import pathlib
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    cache = tmp_path / "cache"
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        code = _CLIENT.format(tests=str(pathlib.Path(__file__).parents[1]), cache=str(cache), address=cluster.scheduler_address,
+                              store=str(store), out=str(tmp_path / "crashed.zarr"))
+        proc = subprocess.Popen([sys.executable, "-c", code], env={**os.environ})
+        try:
+            for _ in range(1200):  # a hang guard (10 min), not a time limit
+                if list((cache / "chaos").glob("xgb-*/model.json")) or proc.poll() is not None:
+                    break
+                time.sleep(0.5)
+            assert proc.poll() is None, "the client finished before it could be killed"
+            os.kill(proc.pid, signal.SIGKILL)
+        finally:
+            proc.wait(timeout=60)
+        assert not (tmp_path / "crashed.zarr").exists()  # it died before its sink
+
+        with dask.config.set({"collab.resume.path": str(cache)}):
+            resumed = dc.run(chaos_workflow(store, tmp_path / "resumed.zarr"), client, progress=False)
+            assert "xgb" in resumed.reused and resumed.stage_states["xgb"] == "reused"
+            assert "sink" not in resumed.reused and "eval" not in resumed.reused
+            fresh = dc.run(chaos_workflow(store, tmp_path / "fresh.zarr"), client, progress=False, recompute=True)
+            assert fresh.reused == ()
+    ref, got = outputs(tmp_path / "fresh.zarr"), outputs(tmp_path / "resumed.zarr")
+    for name in ARRAYS:
+        np.testing.assert_array_equal(got[name], ref[name], err_msg=name)
+    assert resumed.metrics == fresh.metrics
