@@ -24,7 +24,7 @@ from daskcollab._errors import (
     WorkflowFileError,
 )
 from daskcollab._result import RunResult
-from daskcollab.runtime._runner import local_cluster, run
+from daskcollab.runtime._runner import connect, local_cluster, run
 from daskcollab.compile import CompiledStage, CompiledWorkflow
 from daskcollab.data import BUILDERS, ChunkSplit, Dataset, RowSplit, write_zarr_dataset
 from daskcollab.models import LinearSolver, Task
@@ -97,6 +97,7 @@ __all__ = [
     "XGBoostModel",
     "ZarrSink",
     "ZarrSource",
+    "connect",
     "load_model",
     "load_workflow",
     "local_cluster",

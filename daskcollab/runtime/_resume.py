@@ -35,6 +35,7 @@ from enum import Enum
 from typing import Any
 
 from daskcollab import _config
+from daskcollab._errors import WorkflowError
 
 logger = logging.getLogger("daskcollab")
 
@@ -137,7 +138,13 @@ class ResumeStore:
     """
 
     def __init__(self, workflow: str, mode: ResumeMode | str | None = None, *, recompute: bool = False) -> None:
-        self.mode = ResumeMode(_config.get("resume.mode", mode))
+        value = _config.get("resume.mode", mode)
+        try:
+            self.mode = ResumeMode(value)
+        except ValueError:
+            raise WorkflowError(f"config, field 'collab.resume.mode': expected one of "
+                                f"{[m.value for m in ResumeMode]!r}, got {value!r}. Fix: collab.resume.mode: after-failure"
+                                ) from None
         self.folder = cache_root() / _safe(workflow)
         self.recompute = recompute
         self.reusing = False

@@ -13,7 +13,7 @@ from typing import Any
 from distributed import Client, LocalCluster
 
 from daskcollab import _config
-from daskcollab._errors import BudgetError, UnplaceableError
+from daskcollab._errors import BudgetError, ClusterError, UnplaceableError
 from daskcollab._result import RunResult
 from daskcollab.compile import CompiledWorkflow
 from daskcollab.runtime import _remote
@@ -192,6 +192,38 @@ def _result(compiled: CompiledWorkflow, runs: Mapping[str, StageRun], *, run_id:
         started_at=started_at, finished_at=time.time(), warnings=tuple(warnings),
         stage_states={name: r.state.value for name, r in runs.items()}, recoveries=recoveries,
     )
+
+
+def connect(address: str, timeout: float | str | None = None) -> Client:
+    """A ``Client`` of the scheduler at ``address``; :class:`~daskcollab.ClusterError` when it cannot
+    be reached or does not answer (TCP connect and Dask handshake) within ``timeout`` (config
+    ``collab.connect-timeout``, default 5 s), instead of a long untyped ``OSError`` or a hang."""
+    import dask
+
+    import threading
+
+    limit = float(dask.utils.parse_timedelta(_config.get("connect-timeout", timeout)))
+    made: dict[str, Any] = {}
+
+    def make() -> None:  # Client's own timeout does not bound a scheduler that accepts and never answers
+        try:
+            with dask.config.set({"distributed.comm.timeouts.connect": limit}):
+                made["client"] = Client(address, timeout=limit)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            made["error"] = exc
+
+    thread = threading.Thread(target=make, daemon=True, name="daskcollab-connect")
+    thread.start()
+    thread.join(limit + 1.0)
+    if "client" in made:
+        return made["client"]
+    error = made.get("error")
+    if error is not None and not isinstance(error, (OSError, TimeoutError)):
+        raise error
+    raise ClusterError(
+        f"scheduler, field 'address': no Dask scheduler answered at {address!r} within {limit:g} s "
+        f"({type(error).__name__ if error else 'no handshake'}). Fix: start the scheduler (`dask scheduler`) or "
+        "correct the address; on a slow network raise config collab.connect-timeout")
 
 
 @contextlib.contextmanager
