@@ -107,3 +107,17 @@ def test_a_killed_client_leaves_its_trained_models_and_the_rerun_reuses_them(sto
     for name in ARRAYS:
         np.testing.assert_array_equal(got[name], ref[name], err_msg=name)
     assert resumed.metrics == fresh.metrics
+
+
+def test_a_training_that_cannot_recover_fails_naming_the_lost_worker(store, cache):
+    """retries=0: the first lost rank fails the stage with RecoveryError (never a hang)."""
+    src = dc.ZarrSource(store, name="src", split=dc.RowSplit(validation=0.25, test=0.25, seed=0))
+    xgb = dc.XGBoostModel(src, name="xgb", params={"max_depth": 4}, rounds=200, retries=0)
+    with LocalCluster(n_workers=3, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        with StageKiller(client, ["xgb:xgboost-rank"], delay=0.5) as killer, \
+                pytest.raises(dc.RecoveryError, match=r"stage 'xgb', field 'retries': lost work again: (tcp://\S+) was lost "
+                                                      r"\(a worker of the xgboost collective left\); its worker-lost "
+                                                      r"budget of 0 attempt\(s\) is spent.*Fix: raise retries= on stage 'xgb'") as caught:
+            dc.run(dc.Workflow("fragile", [dc.Evaluate([xgb], name="eval")]), client, progress=False)
+        assert killer.killed and killer.killed[0][1] in str(caught.value)
