@@ -21,7 +21,6 @@ outputs seen (target 0).
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import signal
@@ -40,7 +39,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _common import median, verdict, write_result  # noqa: E402
 
 import daskcollab as dc  # noqa: E402
-from daskcollab.testing import StageKiller  # noqa: E402
+from daskcollab.testing import StageKiller, chaos_workflow  # noqa: E402
 
 logger = logging.getLogger("daskcollab.bench")
 ARRAYS = ("blend", "xgb", "logreg")
@@ -51,12 +50,7 @@ QUICK_TARGETS = ("xgb", "blend", "eval", "sink")
 
 
 def workflow(store, out, rounds):
-    src = dc.ZarrSource(store, name="src", split=dc.RowSplit(validation=0.25, test=0.25, seed=0))
-    xgb = dc.XGBoostModel(src, name="xgb", params={"max_depth": 6, "eta": 0.1}, rounds=rounds)
-    lin = dc.LinearModel(dc.Standardize(src, name="scaled"), name="logreg")
-    blend = dc.Blend([xgb, lin], name="blend", method="stacking", folds=3)
-    return dc.Workflow("bench-chaos", [dc.Evaluate([xgb, lin, blend], name="eval"),
-                                       dc.ZarrSink([blend, xgb, lin], path=out, name="sink", overwrite=True)])
+    return chaos_workflow(store, out, rounds=rounds, name="bench-chaos", params={"max_depth": 6, "eta": 0.1})
 
 
 def read_outputs(path):

@@ -109,3 +109,18 @@ class StageKiller:
                 except Exception:  # the worker left between the two calls: look again
                     pass
                 time.sleep(0.02)
+
+
+def chaos_workflow(store: str | os.PathLike, out: str | os.PathLike, *, rounds: int = 60, name: str = "chaos",
+                   params: Mapping[str, Any] | None = None) -> Any:
+    """A workflow with every stage type the recovery tests and ``bench_chaos`` hit: a source (seeded
+    row split), standardize, xgboost, logistic regression, a stacking blend (3 folds), evaluation and a
+    sink writing ``blend``, ``xgb`` and ``logreg`` to ``out`` (overwrite)."""
+    import daskcollab as dc
+
+    src = dc.ZarrSource(store, name="src", split=dc.RowSplit(validation=0.25, test=0.25, seed=0))
+    xgb = dc.XGBoostModel(src, name="xgb", params=dict(params or {"max_depth": 4, "eta": 0.3}), rounds=rounds)
+    lin = dc.LinearModel(dc.Standardize(src, name="scaled"), name="logreg")
+    blend = dc.Blend([xgb, lin], name="blend", method="stacking", folds=3)
+    return dc.Workflow(name, [dc.Evaluate([xgb, lin, blend], name="eval"),
+                              dc.ZarrSink([blend, xgb, lin], path=out, name="sink", overwrite=True)])

@@ -10,18 +10,9 @@ import zarr
 from distributed import Client, LocalCluster
 
 import daskcollab as dc
-from daskcollab.testing import StageKiller
+from daskcollab.testing import StageKiller, chaos_workflow
 
 ARRAYS = ("blend", "xgb", "logreg")
-
-
-def chaos_workflow(store, out):
-    src = dc.ZarrSource(store, name="src", split=dc.RowSplit(validation=0.25, test=0.25, seed=0))
-    xgb = dc.XGBoostModel(src, name="xgb", params={"max_depth": 4, "eta": 0.3}, rounds=60)
-    lin = dc.LinearModel(dc.Standardize(src, name="scaled"), name="logreg")
-    blend = dc.Blend([xgb, lin], name="blend", method="stacking", folds=3)
-    return dc.Workflow("chaos", [dc.Evaluate([xgb, lin, blend], name="eval"),
-                                 dc.ZarrSink([blend, xgb, lin], path=out, name="sink", overwrite=True)])
 
 
 def outputs(path):
@@ -61,10 +52,9 @@ def test_workers_killed_in_training_and_later_stages_give_the_clean_outputs(stor
 
 
 _CLIENT = """
-import sys, dask, daskcollab as dc
+import dask, daskcollab as dc
 from distributed import Client
-sys.path.insert(0, {tests!r})
-from runtime.test_recovery import chaos_workflow
+from daskcollab.testing import chaos_workflow
 with dask.config.set({{"collab.resume.path": {cache!r}}}), Client({address!r}) as client:
     dc.run(chaos_workflow({store!r}, {out!r}), client, progress=False)
 """
@@ -74,7 +64,6 @@ def test_a_killed_client_leaves_its_trained_models_and_the_rerun_reuses_them(sto
     """The client dies (SIGKILL) once the xgboost stage finished; the same workflow run again reuses
     that model (no retraining, no lock left held) and writes the outputs a full recompute writes."""
     import os
-    import pathlib
     import signal
     import subprocess
     import sys
@@ -83,7 +72,7 @@ def test_a_killed_client_leaves_its_trained_models_and_the_rerun_reuses_them(sto
     cache = tmp_path / "cache"
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             Client(cluster) as client:
-        code = _CLIENT.format(tests=str(pathlib.Path(__file__).parents[1]), cache=str(cache), address=cluster.scheduler_address,
+        code = _CLIENT.format(cache=str(cache), address=cluster.scheduler_address,
                               store=str(store), out=str(tmp_path / "crashed.zarr"))
         proc = subprocess.Popen([sys.executable, "-c", code], env={**os.environ})
         try:
