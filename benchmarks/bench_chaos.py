@@ -85,6 +85,20 @@ class Reader(threading.Thread):
             time.sleep(0.05)
 
 
+def ensure_workers(cluster, client, n, wait_s=30.0):
+    """Wait for ``n`` running workers (a nanny restarting the last one killed); add new ones when a
+    restart does not come back (seen here under load), so every case starts with ``n`` workers."""
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if len(client.scheduler_info(n_workers=-1)["workers"]) >= n:
+            return
+        time.sleep(0.5)
+    missing = n - len(client.scheduler_info(n_workers=-1)["workers"])
+    logger.warning("%d worker(s) did not come back after a kill; starting new ones", missing)
+    cluster.scale(len(cluster.worker_spec) + missing)
+    client.wait_for_workers(n, timeout=300)
+
+
 def one_run(client, store, out, rounds, killer=None):
     start = time.perf_counter()
     try:
@@ -161,7 +175,7 @@ def main(argv=None):
         cases = [(stage, "SIGKILL", signal.SIGKILL) for stage in targets] + [("xgb", "SIGTERM", signal.SIGTERM)]
         for stage, how, sig in cases:
             for r in range(repeats):
-                client.wait_for_workers(4, timeout=300)  # the nanny restarted the last one
+                ensure_workers(cluster, client, 4)
                 out = os.path.join(tmp, f"{stage}-{how}-{r}.zarr")
                 reader.paths.append(out)
                 killer = StageKiller(client, [TARGETS[stage]], sig=sig, delay=0.3)
