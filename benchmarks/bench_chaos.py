@@ -160,7 +160,8 @@ def main(argv=None):
     reader.start()
     rows_out, clean_walls = [], []
     with dask.config.set({"collab.resume.mode": "off"}), \
-            LocalCluster(n_workers=4, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            LocalCluster(n_workers=4, threads_per_worker=1, processes=True, dashboard_address=None,
+                         preload=["daskcollab.deploy.preemption"]) as cluster, \
             Client(cluster) as client:
         ref = None
         for i in range(repeats + 1):  # the first clean run warms the cluster up
