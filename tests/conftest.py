@@ -3,11 +3,10 @@ and small Zarr stores written fresh per test."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from distributed import Client, LocalCluster
 
-import daskcollab as dc
+from daskcollab import testing
 from testdata import make_classification_store, make_regression_store
 
 
@@ -22,6 +21,23 @@ def cluster():
 @pytest.fixture
 def client(cluster):
     with Client(cluster) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def pools_cluster(request, tmp_path_factory):
+    """A cluster of the test module's ``POOLS`` (worker processes per pool, the placement plugin
+    installed, its cost model in a temporary folder), shared by the module's tests."""
+    with testing.pools_cluster(request.module.POOLS,
+                               cost_model_path=tmp_path_factory.mktemp("cm") / "cost-model.json") as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def pools_client(request, pools_cluster):
+    """A client of :func:`pools_cluster` once every worker of the module's ``POOLS`` has joined."""
+    with Client(pools_cluster) as client:
+        client.wait_for_workers(sum(p.workers for p in request.module.POOLS), timeout=60)
         yield client
 
 

@@ -25,19 +25,7 @@ from daskcollab.placement._cost_model import CostModel, EstimateSource, StageEst
 from daskcollab.placement._feasibility import Feasibility, Verdict, can_run, feasibility, unplaceable_message
 from daskcollab.placement._front import choose, front_bounds, front_table, pareto_front
 from daskcollab.placement._ledger import Decision, Ledger, RunLedger
-from daskcollab.placement._planning import (
-    Assignment,
-    LowerBounds,
-    Mode,
-    Objective,
-    Plan,
-    Pool,
-    TaskSpec,
-    eligible_pools,
-    lower_bounds,
-    plan,
-    unplaceable,
-)
+from daskcollab.placement._planning import lower_bounds, plan
 from daskcollab.placement._plugin import (
     PLUGIN_NAME,
     BudgetAction,
@@ -55,6 +43,7 @@ from daskcollab.placement._pools import (
 )
 from daskcollab.placement._report import plan_report, summarize_plans
 from daskcollab.placement._runplan import ALL_POOLS, RunPlan, RunSpec, StagePlan, StageSpec, plan_run, plan_with_model
+from daskcollab.placement._spec import Assignment, LowerBounds, Mode, Objective, Plan, Pool, TaskSpec, eligible_pools, unplaceable
 
 __all__ = [
     "ALL_POOLS",

@@ -34,17 +34,9 @@ def sleepy(seconds, *deps):
     return time.perf_counter() - t0
 
 
-@pytest.fixture(scope="module")
-def pools_cluster(tmp_path_factory):
-    with testing.pools_cluster(POOLS, cost_model_path=tmp_path_factory.mktemp("cm") / "cost-model.json") as cluster:
-        yield cluster
-
-
 @pytest.fixture
-def client(pools_cluster):
-    with Client(pools_cluster) as client:
-        client.wait_for_workers(4, timeout=30)
-        yield client
+def client(pools_client):
+    return pools_client
 
 
 def install(client, **kwargs):

@@ -23,17 +23,9 @@ POOLS = [Pool("cpu-spot", price_per_hour=0.10, speed=1.0, workers=1),
          Pool("cpu-ondemand", price_per_hour=0.40, speed=2.0, workers=1)]
 
 
-@pytest.fixture(scope="module")
-def pools_cluster(tmp_path_factory):
-    with testing.pools_cluster(POOLS, cost_model_path=tmp_path_factory.mktemp("cm") / "cost-model.json") as cluster:
-        yield cluster
-
-
 @pytest.fixture
-def client(pools_cluster):
-    with Client(pools_cluster) as client:
-        client.wait_for_workers(2, timeout=60)
-        yield client
+def client(pools_client):
+    return pools_client
 
 
 def install(client, tmp_path, model="cm.json", **kwargs):
