@@ -133,7 +133,7 @@ def client_kill(cluster, store, tmp, rounds):
     proc.wait()
     finished = {n.split("-")[0] for n in os.listdir(kept) if os.path.isfile(os.path.join(kept, n, "model.json"))} \
         if os.path.isdir(kept) else set()
-    with dask.config.set({"collab.resume.path": cache}), Client(cluster) as client:
+    with dask.config.set({"collab.resume.path": cache, "collab.resume.mode": "after-failure"}), Client(cluster) as client:
         wall, result, error = one_run(client, store, os.path.join(tmp, "resumed.zarr"), rounds)
     reused = set(result.reused) if result else set()
     return {"killed": killed, "kept_before_kill": sorted(finished), "reused": sorted(reused), "wall_s": wall,
