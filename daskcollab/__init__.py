@@ -14,15 +14,17 @@ Everything users need is importable from here::
 from daskcollab import _config  # noqa: F401  (registers the collab.* config defaults)
 from daskcollab._errors import (
     BudgetError,
+    ClusterError,
     DaskCollabError,
     DataError,
+    RecoveryError,
     RunCancelledError,
     UnplaceableError,
     WorkflowError,
     WorkflowFileError,
 )
 from daskcollab._result import RunResult
-from daskcollab.runtime._runner import local_cluster, run
+from daskcollab.runtime._runner import connect, local_cluster, run
 from daskcollab.compile import CompiledStage, CompiledWorkflow
 from daskcollab.data import BUILDERS, ChunkSplit, Dataset, RowSplit, write_zarr_dataset
 from daskcollab.models import LinearSolver, Task
@@ -56,27 +58,49 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BUILDERS",
+    "Blend",
+    "BlendMethod",
     "BudgetError",
     "ChunkSplit",
+    "ClusterError",
     "CompiledStage",
     "CompiledWorkflow",
     "DaskCollabError",
     "DataError",
     "Dataset",
     "EnsembleSelection",
+    "Evaluate",
+    "FitRows",
+    "IncrementalModel",
     "InputSpec",
+    "LinearModel",
     "LinearSolver",
+    "ModelSink",
     "Pipeline",
+    "PostFitModel",
+    "Predictions",
+    "RecoveryError",
     "RowSplit",
     "RunCancelledError",
     "RunResult",
+    "SavedModel",
+    "SearchModel",
     "Stacking",
+    "Stage",
+    "StageKind",
+    "Standardize",
     "Task",
     "UnplaceableError",
+    "UpdateModel",
     "Voting",
     "WeightedAverage",
+    "Workflow",
     "WorkflowError",
     "WorkflowFileError",
+    "XGBoostModel",
+    "ZarrSink",
+    "ZarrSource",
+    "connect",
     "load_model",
     "load_pipeline",
     "load_workflow",
@@ -85,7 +109,4 @@ __all__ = [
     "save_model",
     "save_pipeline",
     "write_zarr_dataset",
-    "Blend", "BlendMethod", "Evaluate", "FitRows", "IncrementalModel", "LinearModel", "ModelSink", "PostFitModel",
-    "Predictions", "SavedModel", "SearchModel", "Stage", "StageKind", "Standardize", "UpdateModel", "Workflow",
-    "XGBoostModel", "ZarrSink", "ZarrSource",
 ]

@@ -32,6 +32,16 @@ class BudgetError(DaskCollabError, RuntimeError):
     """A plan cannot meet the workflow's budget or deadline, or a run spent more than its budget."""
 
 
+class RecoveryError(DaskCollabError, RuntimeError):
+    """A stage lost its work (a worker died or was preempted) more often than its retry budget
+    allows, or cannot recover at all (no worker left to run it); the message names the lost
+    worker(s) and what to do."""
+
+
+class ClusterError(DaskCollabError, ConnectionError):
+    """The Dask cluster cannot be used: a scheduler that is unreachable or does not answer."""
+
+
 class RunCancelledError(DaskCollabError, RuntimeError):
     """A task of a run that was given up (another stage failed); the first failure is what to fix."""
 

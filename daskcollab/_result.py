@@ -86,6 +86,8 @@ class RunResult:
 
     :meth:`to_json` writes every field plus ``format`` and the timestamps in ISO 8601 UTC;
     :meth:`from_json` reads it back into an equal result.
+    recoveries
+        ``{stage: (loss, ...)}``: the workers a stage lost (died or preempted) and recovered from.
     """
 
     workflow: str
@@ -106,6 +108,12 @@ class RunResult:
     stage_states: Mapping[str, str] = field(default_factory=dict)
     graph: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     versions: Mapping[str, str] = field(default_factory=dict)
+    recoveries: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def reused(self) -> tuple[str, ...]:
+        """The stages rebuilt from what an earlier run of the workflow kept (see ``collab.resume``)."""
+        return tuple(name for name, state in self.stage_states.items() if state == "reused")
 
     @property
     def wall_seconds(self) -> float:

@@ -165,16 +165,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def _run(args: argparse.Namespace) -> int:
     import dask.config
-    from distributed import Client
-
-    from daskcollab.runtime._runner import run
+    from daskcollab.runtime._runner import connect, run
     from daskcollab.workflow._yaml import load_workflow
 
     workflow = load_workflow(args.file)
     progress = False if args.no_progress else None
     address = args.scheduler or dask.config.get("scheduler-address", default=None)
     if address:
-        with Client(address) as client:
+        with connect(address) as client:
             result = run(workflow, client, progress=progress, concurrency=args.concurrency)
     else:
         result = run(workflow, progress=progress, concurrency=args.concurrency)

@@ -8,13 +8,21 @@
             Client(cluster) as client:
         use_placement_plugin(client, mode="cheapest", cost_model_path=tmp / "fresh.json")  # a fresh ledger
         result = daskcollab.run(workflow, client)
+
+:class:`StageKiller` kills (SIGKILL) or preempts (SIGTERM) the worker process running a given
+stage's tasks, while a run goes on in the calling thread: the fault injection of the recovery
+tests and ``benchmarks/bench_chaos.py``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
-from collections.abc import Iterable, Iterator, Mapping
+import signal
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from daskcollab.placement import PLUGIN_NAME, PlacementPlugin, Pool
@@ -44,3 +52,75 @@ def use_placement_plugin(client: Any, plugin: PlacementPlugin | None = None, **o
 
 def _plugin_names(dask_scheduler: Any) -> list[str]:
     return list(dask_scheduler.plugins)
+
+
+def stage_workers(dask_scheduler: Any, stage: str, key: str = "") -> list[str]:
+    """Addresses of the workers processing a task of ``stage`` (by its ``collab`` annotation) whose key
+    contains ``key`` (run on the scheduler)."""
+    found = set()
+    for ts in dask_scheduler.tasks.values():
+        if ts.state == "processing" and ts.processing_on is not None and key in str(ts.key) \
+                and ((ts.annotations or {}).get("collab") or {}).get("stage") == stage:
+            found.add(ts.processing_on.address)
+    return sorted(found)
+
+
+class StageKiller:
+    """Kill one worker process while each of ``stages`` runs (in order), from a background thread.
+
+    For every stage name (``"stage"``, or ``"stage:text"``: only tasks whose key contains ``text``,
+    e.g. ``"xgb:xgboost-rank"`` for the ranks of a training collective), wait until a task of that
+    stage is processing, then send ``sig``
+    (``SIGKILL``: the worker dies; ``SIGTERM``: it is told to stop, as on a preempted node) to the
+    process of one worker running it, and go on with the next stage. ``killed`` lists
+    ``(stage, worker address)`` per signal sent. Use as a context manager around ``daskcollab.run``.
+    """
+
+    def __init__(self, client: Any, stages: Sequence[str], sig: int = signal.SIGKILL, delay: float = 0.0) -> None:
+        self.client, self.stages, self.sig, self.delay = client, list(stages), sig, delay
+        self.killed: list[tuple[str, str]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True, name="daskcollab-stage-killer")
+
+    def __enter__(self) -> StageKiller:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        for entry in self.stages:
+            stage, _, key = entry.partition(":")
+            while not self._stop.is_set():
+                try:
+                    workers = self.client.run_on_scheduler(stage_workers, stage=stage, key=key)
+                    if workers and self.delay:
+                        time.sleep(self.delay)
+                        workers = self.client.run_on_scheduler(stage_workers, stage=stage, key=key) or workers
+                    if workers:
+                        pid = self.client.run(os.getpid, workers=[workers[-1]])[workers[-1]]
+                        os.kill(pid, self.sig)
+                        logging.getLogger("daskcollab.testing").warning(
+                            "sent signal %d to worker %s (pid %d) during stage %r", self.sig, workers[-1], pid, stage)
+                        self.killed.append((stage, workers[-1]))
+                        break
+                except Exception:  # the worker left between the two calls: look again
+                    pass
+                time.sleep(0.02)
+
+
+def chaos_workflow(store: str | os.PathLike, out: str | os.PathLike, *, rounds: int = 60, name: str = "chaos",
+                   params: Mapping[str, Any] | None = None) -> Any:
+    """A workflow with every stage type the recovery tests and ``bench_chaos`` hit: a source (seeded
+    row split), standardize, xgboost, logistic regression, a stacking blend (3 folds), evaluation and a
+    sink writing ``blend``, ``xgb`` and ``logreg`` to ``out`` (overwrite)."""
+    import daskcollab as dc
+
+    src = dc.ZarrSource(store, name="src", split=dc.RowSplit(validation=0.25, test=0.25, seed=0))
+    xgb = dc.XGBoostModel(src, name="xgb", params=dict(params or {"max_depth": 4, "eta": 0.3}), rounds=rounds)
+    lin = dc.LinearModel(dc.Standardize(src, name="scaled"), name="logreg")
+    blend = dc.Blend([xgb, lin], name="blend", method="stacking", folds=3)
+    return dc.Workflow(name, [dc.Evaluate([xgb, lin, blend], name="eval"),
+                              dc.ZarrSink([blend, xgb, lin], path=out, name="sink", overwrite=True)])

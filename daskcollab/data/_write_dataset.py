@@ -41,6 +41,9 @@ def write_zarr_dataset(
     (4, 3)
     """
     path = os.fspath(path)
+    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
+        raise DataError(f"write_zarr_dataset: field 'chunk_rows': expected a positive integer, got {chunk_rows!r}. "
+                        "Fix: chunk_rows=50_000")
     if os.path.exists(path) and not overwrite:
         raise DataError(f"write_zarr_dataset: {path!r} exists. Fix: pass overwrite=True or another path")
     matrix, names, categories = _to_matrix(X, feature_names)

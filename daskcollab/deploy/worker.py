@@ -16,7 +16,8 @@ The preload runs before the worker registers. It
   unless the worker already advertises it: tasks are restricted to a pool by this label, which
   survives worker restarts (a restarted worker gets a new address);
 * sets ``worker.startup_information["daskcollab"]`` to ``{"pool", "price_per_hour", "speed"}``,
-  which the scheduler stores as ``WorkerState.extra["daskcollab"]`` before plugins see the worker.
+  which the scheduler stores as ``WorkerState.extra["daskcollab"]`` before plugins see the worker;
+* makes the worker retire gracefully on SIGTERM (:mod:`daskcollab.deploy.preemption`).
 """
 
 from __future__ import annotations
@@ -71,3 +72,6 @@ def dask_setup(worker: Any, pool: str | None, price: float | None, speed: float)
             )
         )
     join_pool(worker, pool, price, speed)
+    from daskcollab.deploy.preemption import install
+
+    install(worker)

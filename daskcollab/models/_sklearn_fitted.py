@@ -1,12 +1,21 @@
-"""A fitted scikit-learn estimator, scattered once to every worker and predicted chunk by chunk.
+"""A fitted scikit-learn estimator, shared with the workers once and predicted chunk by chunk.
 
 Every scikit-learn adapter (incremental, post-fit, search winners, loaded files) hands this to
 the workflow: one ``map_blocks`` task per row chunk calls the estimator's future.
+
+**Why not ``client.scatter(model, broadcast=True)``**: scattered data has no lineage, and Dask's
+Active Memory Manager trims the broadcast copies to one within seconds, so losing the worker that
+holds it broke every later stage needing the model (``FutureCancelledError ... lost
+dependencies``; Dask's ``retries`` cannot help). :func:`share_model` instead submits a *task* that
+rebuilds the model from bytes the client made (an xgboost booster's UBJSON, else a pickle made in
+this process): the scheduler keeps that task, so when the worker holding the model dies, Dask
+recomputes it on another one, like any other lost result.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,8 +28,9 @@ from daskcollab.models._fitted import Task
 
 @dataclass
 class SklearnFitted:
-    """A fitted scikit-learn estimator; ``estimator_future`` is its copy on every worker (None
-    without a cluster: the estimator is then embedded in each prediction graph)."""
+    """A fitted scikit-learn estimator; ``estimator_future`` is its shared copy on the cluster
+    (:func:`share_model`: recomputable when a worker dies; None without a cluster: the estimator
+    is then embedded in each prediction graph)."""
 
     task: Task
     estimator: Any
@@ -42,7 +52,7 @@ class SklearnFitted:
 
 
 def predict_chunks(X: da.Array, model: Any, task: Task, n_classes: int = 2) -> da.Array:
-    """One task per row chunk calling ``model`` (a fitted estimator, or the future of a scattered one).
+    """One task per row chunk calling ``model`` (a fitted estimator, or its :func:`share_model` future).
 
     Binary classification returns the probability of the larger class label (``predict_proba``),
     ``n_classes > 2`` all class probabilities (n, k). Estimators without ``predict_proba``
@@ -85,12 +95,47 @@ def default_client(client: Client | None) -> Client | None:
         return None
 
 
-def scatter_estimator(client: Client | None, estimator: Any) -> Future | None:
-    """The future of ``estimator`` on every worker (``broadcast=True``), or None without a client."""
+def share_model(client: Client | None, model: Any) -> Future | None:
+    """The future of ``model`` on ``client``'s cluster, recomputable when a worker dies; None without a client.
+
+    One task rebuilds the model from bytes held in the task itself (see the module docstring), so
+    the model has lineage: Dask keeps one copy (the Active Memory Manager may drop extra replicas)
+    and recomputes it wherever it is needed after the worker holding it is lost. Prediction tasks
+    fetch it from peers once per worker.
+    """
     if client is None:
         return None
-    [future] = client.scatter([estimator], broadcast=True, hash=False)
-    return future
+    payload, rebuild = model_payload(model)
+    return client.submit(rebuild, payload, pure=False, key=f"daskcollab-model-{type(model).__name__}-{uuid.uuid4().hex}")
+
+
+#: The name the adapters and model files use (models are shared by lineage, no longer scattered).
+scatter_estimator = share_model
+
+
+def model_payload(model: Any) -> tuple[bytes, Callable[[bytes], Any]]:
+    """``(bytes, rebuild)``: an xgboost booster as its UBJSON model, anything else as a pickle made here."""
+    if type(model).__module__.startswith("xgboost") and type(model).__name__ == "Booster":
+        return bytes(model.save_raw("ubj")), booster_from_bytes
+    import cloudpickle
+
+    return cloudpickle.dumps(model), _unpickle
+
+
+def booster_from_bytes(raw: bytes) -> Any:
+    """An xgboost booster from its UBJSON bytes, predicting with one thread (inside ``map_blocks``)."""
+    import xgboost
+
+    booster = xgboost.Booster()
+    booster.load_model(bytearray(raw))
+    booster.set_param({"nthread": 1})
+    return booster
+
+
+def _unpickle(raw: bytes) -> Any:
+    import pickle
+
+    return pickle.loads(raw)  # bytes this client pickled itself (not a file), like any task it submits
 
 
 def gather_training_rows(client: Client | None, X: da.Array, y: da.Array) -> tuple[np.ndarray, np.ndarray]:

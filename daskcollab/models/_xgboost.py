@@ -1,4 +1,4 @@
-"""Distributed xgboost (``xgboost.dask``) training and chunk-wise prediction."""
+"""Distributed xgboost training (daskcollab's own collective, :mod:`._xgboost_train`) and chunk-wise prediction."""
 
 from __future__ import annotations
 
@@ -10,14 +10,18 @@ import dask.array as da
 import numpy as np
 from distributed import Client, Future
 
+from daskcollab._contract import ANNOTATION_KEY
 from daskcollab._errors import WorkflowError
 from daskcollab.models._fitted import Task
+from daskcollab.models._sklearn_fitted import share_model
+from daskcollab.models._xgboost_train import train_collective
 
 
 @dataclass
 class XGBoostFitted:
-    """A trained booster, scattered once to every worker for prediction (``booster_future`` is
-    None without a cluster: the booster is then embedded in each prediction graph)."""
+    """A trained booster, shared with the workers for prediction by lineage
+    (:func:`~daskcollab.models._sklearn_fitted.share_model`: recomputed when the worker holding it dies;
+    ``booster_future`` is None without a cluster: the booster is then embedded in each prediction graph)."""
 
     task: Task
     booster: Any  # xgboost.Booster
@@ -53,21 +57,19 @@ def train_xgboost(
     device: str,
     n_classes: int = 2,
 ) -> XGBoostFitted:
-    """Train with ``xgboost.dask.train`` on a ``DaskQuantileDMatrix`` of the training rows.
+    """Train on the row chunks of ``X``, ``y`` with daskcollab's collective
+    (:func:`~daskcollab.models._xgboost_train.train_collective`: survives a lost worker, continues from
+    the last checkpoint, and with ``collab.xgboost.deterministic`` gives the same model whatever the
+    data layout or the number of workers).
 
     ``device="cuda"`` is passed to xgboost as the booster's ``device`` (the workers need a GPU;
     request ``resources={"GPU": 1}`` on the stage); see :func:`xgboost_params`. ``n_classes > 2``
     trains ``multi:softprob`` on labels ``0 .. k-1``; its predictions are (n, k).
     """
-    import xgboost.dask as dxgb  # import xgboost does not import xgboost.dask
-
     full_params = xgboost_params(Task(task), params, device, n_classes)
-    dtrain = dxgb.DaskQuantileDMatrix(client, X, y)
-    output = dxgb.train(client, full_params, dtrain, num_boost_round=rounds)
-    booster = output["booster"]
+    booster = train_collective(client, X, y, full_params, rounds, stage=_stage_name())
     booster.set_param({"nthread": 1})
-    [future] = client.scatter([booster], broadcast=True, hash=False)
-    return XGBoostFitted(task, booster, future, full_params)
+    return XGBoostFitted(task, booster, share_model(client, booster), full_params)
 
 
 #: Where xgboost trains: ``"cuda"`` (or ``"cuda:<ordinal>"``) needs workers with a GPU.
@@ -75,7 +77,7 @@ Device = Literal["cpu", "cuda"]
 
 
 def xgboost_params(task: Task, params: Mapping[str, Any], device: str, n_classes: int = 2) -> dict[str, Any]:
-    """The booster parameters ``train_xgboost`` hands to ``xgboost.dask.train``.
+    """The booster parameters ``train_xgboost`` hands to the training collective.
 
     The objective follows ``task`` (``binary:logistic``; ``multi:softprob`` with ``num_class``
     for ``n_classes > 2``; ``reg:squarederror``); ``tree_method="hist"`` unless ``params`` sets one; ``device``
@@ -107,16 +109,18 @@ def update_xgboost(client: Client, fitted: XGBoostFitted, X: da.Array, y: da.Arr
 
     The new booster holds the old trees plus ``rounds`` new ones; ``fitted`` is unchanged.
     """
-    import xgboost.dask as dxgb
-
     if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
         raise WorkflowError(f"update_xgboost: field 'rounds': expected a positive integer, got {rounds!r}. "
                             "Fix: rounds=20")
 
     params = {k: v for k, v in fitted.params.items() if k != "nthread"}
-    dtrain = dxgb.DaskQuantileDMatrix(client, X, y)
-    output = dxgb.train(client, params, dtrain, num_boost_round=rounds, xgb_model=fitted.booster)
-    booster = output["booster"]
+    booster = train_collective(client, X, y, params, rounds, xgb_model=fitted.booster, stage=_stage_name())
     booster.set_param({"nthread": 1})
-    [future] = client.scatter([booster], broadcast=True, hash=False)
-    return XGBoostFitted(fitted.task, booster, future, fitted.params)
+    return XGBoostFitted(fitted.task, booster, share_model(client, booster), fitted.params)
+
+
+def _stage_name() -> str:
+    """The stage whose thread is training (from its ``collab`` annotation), for messages."""
+    import dask
+
+    return str((dask.get_annotations().get(ANNOTATION_KEY) or {}).get("stage") or "xgboost")

@@ -12,6 +12,12 @@ fitted preprocessing statistics, model training (``xgboost.dask.train``, dask-ml
 weights (validation or out-of-fold predictions), evaluation metrics, and a sink's write. Each
 blocks only its own stage.
 
+A stage whose work is lost (a worker died or was preempted under it; see
+:mod:`daskcollab.runtime._recovery`) is retried as a unit while its budget allows: once its input
+stages have settled (they may be re-running the tasks it lost), its erred tasks run again in place
+when it had returned its output, else its ``run`` runs again (on the last-attempt pool for the last
+attempt, if configured). Recoveries are logged and listed in the run's warnings.
+
 When a stage fails, no new stage starts; the error reported is that of the earliest failed stage
 in dependency order (a downstream stage fails too when an input's tasks err), and the run's
 remaining futures are cancelled.
@@ -19,6 +25,7 @@ remaining futures are cancelled.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -30,9 +37,15 @@ import dask
 from distributed import Client, span, wait
 from distributed.client import FutureCancelledError
 
-from daskcollab._errors import RunCancelledError
+from daskcollab._contract import ANNOTATION_KEY
+from daskcollab._errors import RecoveryError, RunCancelledError
 from daskcollab.compile import CompiledStage, CompiledWorkflow
 from daskcollab.runtime._context import StageContext
+from daskcollab.runtime._recovery import (Loss, budget_for, classify, loss_of, preempted_workers, reset_budget,
+                                          set_budget)
+from daskcollab.runtime._resume import ResumeStore
+
+logger = logging.getLogger("daskcollab")
 
 #: After the first failure, how long to wait for the failed stage's inputs to report their own
 #: failure (the usual root cause) before cancelling the run.
@@ -60,6 +73,9 @@ class StageRun:
     finished: float | None = None
     ctx: StageContext | None = None
     thread: threading.Thread | None = field(default=None, repr=False)
+    recoveries: list[str] = field(default_factory=list)  # one line per loss the stage recovered from
+    losses: list[Loss] = field(default_factory=list)  # every loss it recovered from (collectives' too)
+    reused: bool = False  # rebuilt from what an earlier run kept
 
     @property
     def name(self) -> str:
@@ -84,8 +100,12 @@ def execute(
     concurrency: int | None = None,
     on_change: Listener | None = None,
     show_progress: bool = False,
+    resume: ResumeStore | None = None,
 ) -> dict[str, StageRun]:
     """Run every stage of ``compiled``; return ``{stage: StageRun}`` (outputs, timings, states).
+
+    With ``resume``, a stage an earlier run kept (:mod:`daskcollab.runtime._resume`) is rebuilt from
+    it and ends ``REUSED``; a finished model or sink stage is kept for later runs.
 
     Raises the root-cause error of the earliest failed stage (see the module docstring).
     """
@@ -104,27 +124,72 @@ def execute(
 
     def body(run: StageRun) -> None:
         step = run.step
+        budget = budget_for(step.stage)
+        token = set_budget(budget)
+        pool: str | None = None  # the pool of a last attempt (collab.recovery.last-attempt-pool)
+        since = time.time()
         try:
-            inputs = [runs[name].output for name in step.inputs]
-            run.ctx = ctx = StageContext(client, compiled.workflow.name, run.name, show_progress, run_id)
-            # a Dask span per stage: Dask's own per-stage instrumentation (Fine Performance Metrics page)
-            with dask.annotate(**step.annotations(run_id)), span("daskcollab", run_id, run.name), client.as_current():
-                output = step.stage.run(ctx, *inputs)
-            run.output = output
-            changed(run, StageState.SUBMITTED)
-            if ctx.futures:
-                wait(ctx.futures)
-                for future in ctx.futures:
-                    if future.status == "error":
-                        future.result()  # raise the task's own exception, in this stage
-                    if future.status == "cancelled":
-                        raise FutureCancelledError(future.key, reason=f"stage {run.name!r} was cancelled")
+            submitted = False
+            while True:
+                try:
+                    if not submitted:
+                        _attempt(run, pool)
+                        submitted = True
+                        changed(run, StageState.SUBMITTED)
+                    _wait_stage(run)
+                    break
+                except BaseException as exc:
+                    loss = loss_of(exc)
+                    if loss is None:
+                        raise
+                    if not _inputs_settled(run):
+                        raise  # an input stage failed for good: this stage cannot recover
+                    loss = classify(loss, preempted_workers(client, since))
+                    try:
+                        pool = budget.admit(loss)
+                    except RecoveryError as err:
+                        raise err from exc
+                    message = (f"stage {run.name!r}: {loss.describe()}; retrying (attempt {budget.attempt}"
+                               + (f", on pool {pool!r}" if pool else "") + ")")
+                    logger.warning("%s", message)
+                    run.recoveries.append(message)
+                    erred = [f for f in (run.ctx.futures if run.ctx else ()) if f.status == "error"]
+                    if submitted and _retry_in_place(client, erred, run):
+                        continue  # the stage's output stays valid: its lost tasks run again
+                    submitted = False
+            if resume is not None and not run.reused:
+                resume.keep(step.stage, run.output)
+            run.losses = list(budget.losses)
             run.finished = time.perf_counter()
-            changed(run, StageState.DONE)
+            changed(run, StageState.REUSED if run.reused else StageState.DONE)
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             run.error = exc
             run.finished = time.perf_counter()
             changed(run, StageState.FAILED)
+        finally:
+            reset_budget(token)
+
+    def _attempt(run: StageRun, pool: str | None) -> None:
+        step = run.step
+        inputs = [runs[name].output for name in step.inputs]
+        run.ctx = StageContext(client, compiled.workflow.name, run.name, show_progress, run_id)
+        annotations = step.annotations(run_id)
+        if pool is not None:
+            annotations[ANNOTATION_KEY] = {**annotations[ANNOTATION_KEY], "pool": pool}
+        # a Dask span per stage: Dask's own per-stage instrumentation (Fine Performance Metrics page)
+        with dask.annotate(**annotations), span("daskcollab", run_id, run.name), client.as_current():
+            reused = resume.reuse(step.stage, run.ctx, inputs) if resume is not None else None
+            run.reused = reused is not None
+            run.output = reused if reused is not None else step.stage.run(run.ctx, *inputs)
+
+    def _inputs_settled(run: StageRun) -> bool:
+        """Wait until no input stage is still computing (it may be retrying the tasks this stage
+        lost); False when one of them failed."""
+        upstream = _upstream(runs, run)
+        with cond:
+            while any(runs[n].state in (StageState.RUNNING, StageState.SUBMITTED) for n in upstream):
+                cond.wait(timeout=0.25)
+            return not any(runs[n].state is StageState.FAILED for n in upstream)
 
     def startable(run: StageRun) -> bool:
         if run.state is not StageState.PENDING:
@@ -172,6 +237,41 @@ def execute(
     return runs
 
 
+def _wait_stage(run: StageRun) -> None:
+    """Wait for every future the stage persisted; raise a task's own error in this stage."""
+    ctx = run.ctx
+    if ctx is None or not ctx.futures:
+        return
+    wait(ctx.futures)
+    for future in ctx.futures:
+        if future.status == "error":
+            future.result()  # raise the task's own exception, in this stage
+        if future.status == "cancelled":
+            raise FutureCancelledError(future.key, reason=f"stage {run.name!r} was cancelled")
+
+
+def _retry_in_place(client: Client, erred: list[Any], run: StageRun) -> bool:
+    """Ask Dask to run a stage's erred tasks again (their erred inputs too); False if it cannot."""
+    if not erred:
+        return False
+    try:
+        client.retry(erred)
+    except Exception as exc:  # e.g. a key already released: run the stage again instead
+        logger.debug("stage %s: retrying erred tasks in place failed (%r); running the stage again", run.name, exc)
+        return False
+    return True
+
+
+def _upstream(runs: Mapping[str, StageRun], run: StageRun) -> set[str]:
+    upstream, todo = set(), list(run.step.inputs)
+    while todo:
+        name = todo.pop()
+        if name not in upstream:
+            upstream.add(name)
+            todo.extend(runs[name].step.inputs)
+    return upstream
+
+
 def _root(runs: Mapping[str, StageRun], failed: list[StageRun]) -> StageRun:
     """The failed stage earliest in dependency order whose error is not a cancellation."""
     order = list(runs)
@@ -182,12 +282,7 @@ def _root(runs: Mapping[str, StageRun], failed: list[StageRun]) -> StageRun:
 def _root_known(runs: Mapping[str, StageRun], failed: list[StageRun]) -> bool:
     """True when no input stage of the earliest failure is still computing (it cannot be to blame)."""
     root = _root(runs, failed)
-    upstream, todo = set(), list(root.step.inputs)
-    while todo:
-        name = todo.pop()
-        if name not in upstream:
-            upstream.add(name)
-            todo.extend(runs[name].step.inputs)
+    upstream = _upstream(runs, root)
     return not any(runs[name].state in (StageState.RUNNING, StageState.SUBMITTED) for name in upstream)
 
 

@@ -13,13 +13,14 @@ from typing import Any
 from distributed import Client, LocalCluster
 
 from daskcollab import _config
-from daskcollab._errors import BudgetError, UnplaceableError
+from daskcollab._errors import BudgetError, ClusterError, UnplaceableError
 from daskcollab._result import RunResult, library_versions
 from daskcollab.compile import CompiledWorkflow
 from daskcollab.runtime import _remote
 from daskcollab.runtime._executor import StageRun, StageState, execute
 from daskcollab.runtime._preflight import preflight
 from daskcollab.runtime._progress import Progress
+from daskcollab.runtime._resume import ResumeStore
 from daskcollab.workflow._stage import StageKind
 from daskcollab.workflow._workflow import Workflow
 
@@ -33,6 +34,7 @@ def run(
     progress: bool | None = None,
     concurrency: int | None = None,
     run_id: str | None = None,
+    recompute: bool = False,
 ) -> RunResult:
     """Run ``workflow`` and return its :class:`RunResult`.
 
@@ -58,6 +60,10 @@ def run(
         ``1`` runs stage after stage, each finished before the next starts.
     run_id
         Identifies the run on the scheduler (its plan and ledger); default ``<workflow>-<random>``.
+    recompute
+        Reuse no stage of an earlier run (see config ``collab.resume``: by default the trained
+        models and written stores of a run that did not finish are reused when the same workflow
+        runs again with unchanged inputs; :attr:`RunResult.reused` lists them).
 
     Raises
     ------
@@ -85,12 +91,16 @@ def run(
         status = "failed"
         start = time.perf_counter()
         display = Progress(len(compiled.steps), enabled=show)
+        resume = ResumeStore(compiled.workflow.name, recompute=recompute)
+        resume.begin(run_id)
         try:
             with display:
-                runs = execute(compiled, c, run_id=run_id, concurrency=limit, show_progress=show,
+                runs = execute(compiled, c, run_id=run_id, concurrency=limit, show_progress=show, resume=resume,
                                on_change=lambda r, state: (display(r, state), remote.stage_event(r, state)))
             status = "done"
+            resume.finish(status)
         except BaseException as exc:
+            resume.finish("failed")
             remote.cancel(f"run {run_id} was cancelled after an error: {type(exc).__name__}: {exc}"[:2000])
             ledger = remote.finish(status)
             if ledger and ledger.get("status") == "over-budget" and not isinstance(exc, BudgetError):
@@ -178,15 +188,49 @@ def _result(compiled: CompiledWorkflow, outcome: Mapping[str, Any], runs: Mappin
                 "held_by_stage": {s: v["cost_held"] for s, v in ledger["stages"].items()},
                 "over_budget": ledger["over_budget"]}
         warnings = [*warnings, *(a for a in ledger.get("alerts", []) if a not in warnings)]
+    recoveries = {name: tuple(loss.describe() for loss in r.losses) for name, r in runs.items() if r.losses}
+    warnings = [*warnings, *(f"stage {name!r} recovered: {line}" for name, lines in recoveries.items() for line in lines)]
     return RunResult(
         compiled.workflow.name, outcome["metrics"], outcome["weights"], outcome["blends"], outcome["models"],
         outcome["timings"], outcome["outputs"],
         placements=dict(ledger or {}), run_id=run_id, plan=plan or {}, cost=cost, makespan_s=round(makespan, 3),
         started_at=started_at, finished_at=time.time(), warnings=tuple(warnings),
-        stage_states={name: r.state.value for name, r in runs.items()},
+        stage_states={name: r.state.value for name, r in runs.items()}, recoveries=recoveries,
         versions=library_versions(),
         graph={step.stage.name: {"kind": step.stage.kind.value, "inputs": list(step.inputs)} for step in compiled.steps},
     )
+
+
+def connect(address: str, timeout: float | str | None = None) -> Client:
+    """A ``Client`` of the scheduler at ``address``; :class:`~daskcollab.ClusterError` when it cannot
+    be reached or does not answer (TCP connect and Dask handshake) within ``timeout`` (config
+    ``collab.connect-timeout``, default 5 s), instead of a long untyped ``OSError`` or a hang."""
+    import dask
+
+    import threading
+
+    limit = float(dask.utils.parse_timedelta(_config.get("connect-timeout", timeout)))
+    made: dict[str, Any] = {}
+
+    def make() -> None:  # Client's own timeout does not bound a scheduler that accepts and never answers
+        try:
+            with dask.config.set({"distributed.comm.timeouts.connect": limit}):
+                made["client"] = Client(address, timeout=limit)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            made["error"] = exc
+
+    thread = threading.Thread(target=make, daemon=True, name="daskcollab-connect")
+    thread.start()
+    thread.join(limit + 1.0)
+    if "client" in made:
+        return made["client"]
+    error = made.get("error")
+    if error is not None and not isinstance(error, (OSError, TimeoutError)):
+        raise error
+    raise ClusterError(
+        f"scheduler, field 'address': no Dask scheduler answered at {address!r} within {limit:g} s "
+        f"({type(error).__name__ if error else 'no handshake'}). Fix: start the scheduler (`dask scheduler`) or "
+        "correct the address; on a slow network raise config collab.connect-timeout")
 
 
 @contextlib.contextmanager

@@ -64,7 +64,8 @@ class Workflow:
         names: dict[str, Stage] = {}
         for stage in self.stages:
             if not isinstance(stage, Stage):
-                raise WorkflowError(f"workflow {name!r}, field 'stages': expected Stage objects, got {stage!r}")
+                raise WorkflowError(f"workflow {name!r}, field 'stages': expected Stage objects, got {stage!r}. "
+                                    "Fix: pass the stage objects themselves, e.g. [dc.XGBoostModel(src, name=\"xgb\")]")
             stage.validate()
             if stage.name in names:
                 raise WorkflowError(

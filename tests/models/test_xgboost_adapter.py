@@ -16,16 +16,16 @@ class _Stop(Exception):
 
 
 def test_cuda_device_reaches_xgboost(client, monkeypatch):
-    # no GPU here: check the parameters xgboost.dask.train receives, then stop before training
-    import xgboost.dask as dxgb
+    # no GPU here: check the parameters the training collective receives, then stop before training
+    from daskcollab.models import _xgboost
 
     seen = {}
 
-    def fake_train(client, params, dtrain, **kwargs):
+    def fake_train(client, X, y, params, rounds, **kwargs):
         seen.update(params)
         raise _Stop
 
-    monkeypatch.setattr(dxgb, "train", fake_train)
+    monkeypatch.setattr(_xgboost, "train_collective", fake_train)
     X, y = make_data("classification", rows=1_000)
     with pytest.raises(_Stop):
         train_xgboost(client, X, y, task=Task.CLASSIFICATION, params={"max_depth": 3, "device": "cpu"}, rounds=5,
