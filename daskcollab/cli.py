@@ -68,6 +68,22 @@ def version() -> str:
         return "unknown (not installed)"
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time of the record (``main()`` may be called
+    again after ``sys.stderr`` was replaced, as by a test harness or an embedding program)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # the base class assigns it; the live sys.stderr wins
+        pass
+
+
 def _configure_logging(verbosity: int) -> None:
     """Console logging of the CLI: ``daskcollab`` lines on stderr, library noise quiet by default.
 
@@ -79,7 +95,7 @@ def _configure_logging(verbosity: int) -> None:
     """
     ours = logging.getLogger("daskcollab")
     if not any(getattr(h, "_daskcollab_cli", False) for h in ours.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("daskcollab: %(message)s"))
         handler._daskcollab_cli = True  # type: ignore[attr-defined]
         ours.addHandler(handler)

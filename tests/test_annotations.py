@@ -16,6 +16,8 @@ from distributed.diagnostics.plugin import SchedulerPlugin
 import daskcollab as dc
 from daskcollab.compile import stage_annotations
 from daskcollab.workflow import StageContext
+from daskcollab.workflow._constraints import edge
+from daskcollab.workflow._stage import STAGE_TYPES
 
 
 class AnnotationRecorder(SchedulerPlugin):
@@ -33,18 +35,26 @@ class AnnotationRecorder(SchedulerPlugin):
                 self.tasks[str(key)] = dict(ts.annotations or {})
 
 
-@dataclass(eq=False)
-class DelayedSum(dc.Stage):
-    """A test stage built from dask.delayed (not arrays): sums each row chunk's labels."""
+@pytest.fixture
+def delayed_sum():
+    """A test stage built from dask.delayed (not arrays): sums each row chunk's labels (registered
+    for this test only)."""
 
-    data: dc.Stage
-    kind: ClassVar[dc.StageKind] = dc.StageKind.PREPROCESS
-    type_name: ClassVar[str] = "delayed_sum"
+    @dataclass(eq=False)
+    class DelayedSum(dc.Stage):
+        data: dc.Stage = edge(dc.StageKind.SOURCE)
+        kind: ClassVar[dc.StageKind] = dc.StageKind.PREPROCESS
+        type_name: ClassVar[str] = "delayed_sum_for_test"
 
-    def run(self, ctx: StageContext, data):
-        parts = [dask.delayed(np.sum)(block) for block in data.y.to_delayed()]
-        (total,) = ctx.persist(dask.delayed(sum)(parts))
-        return total
+        def run(self, ctx: StageContext, data):
+            parts = [dask.delayed(np.sum)(block) for block in data.y.to_delayed()]
+            (total,) = ctx.persist(dask.delayed(sum)(parts))
+            return total
+
+    try:
+        yield DelayedSum
+    finally:
+        STAGE_TYPES.pop("delayed_sum_for_test", None)
 
 
 @pytest.fixture
@@ -56,10 +66,11 @@ def recorder(cluster):
 
 
 @pytest.mark.parametrize("config", [{}, {"optimization.fuse.active": True}], ids=["default", "fuse-on"])
-def test_every_task_of_array_delayed_and_model_stages_carries_its_annotations(client, recorder, clf_store, config):
+def test_every_task_of_array_delayed_and_model_stages_carries_its_annotations(client, recorder, clf_store, config,
+                                                                            delayed_sum):
     src = dc.ZarrSource(clf_store, name="src", resources={"GPU": 1}, cost=3.0)
     scaled = dc.Standardize(src, name="scaled", priority=5)
-    dsum = DelayedSum(src, name="dsum", retries=2)
+    dsum = delayed_sum(src, name="dsum", retries=2)
     xgb = dc.XGBoostModel(scaled, name="xgb", rounds=5, pool=None, cost=10.0, retries=1)
     wf = dc.Workflow("annot", [dsum, xgb])
     with dask.config.set(config):
@@ -75,6 +86,11 @@ def test_every_task_of_array_delayed_and_model_stages_carries_its_annotations(cl
         expected = stage_annotations("annot", stage, run=result.run_id)
         for key, ann in by_stage[stage.name]:
             for name, value in expected.items():
+                if name == "retries" and str(key).startswith("xgboost-rank-"):
+                    # a training rank is never retried alone (its peers would wait on it for ever):
+                    # the stage retries the whole collective (runtime/_recovery.py)
+                    assert ann.get(name) == 0, (stage.name, key)
+                    continue
                 assert ann.get(name) == value, (stage.name, key, name)
     # the source reads Zarr chunks (array tasks), dsum is delayed, xgb includes xgboost's own training tasks
     assert any("from-zarr" in k or "getitem" in k or "astype" in k for k, _ in by_stage["src"])

@@ -32,7 +32,7 @@ def test_exit_codes_usage_workflow_and_ok(tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text("[]")
     assert main(["report", str(bad), "-o", str(tmp_path / "r.html")]) == ExitCode.WORKFLOW
-    assert "expected a RunResult JSON object" in capsys.readouterr().err
+    assert "RunResult.from_json: expected a JSON object with a 'workflow' name" in capsys.readouterr().err
     assert not (tmp_path / "r.html").exists()
 
 

@@ -42,7 +42,7 @@ def test_validate_cli_refuses_the_file_instead_of_hanging(tmp_path):
     # a subprocess with a generous hang guard: it returns at once when the budget works
     done = subprocess.run([sys.executable, "-m", "daskcollab.cli", "validate", str(path)], capture_output=True,
                           text=True, timeout=300)
-    assert done.returncode == 2, done.stderr[-2000:]
+    assert done.returncode == 3, done.stderr[-2000:]  # ExitCode.WORKFLOW: a bad workflow file
     assert "YAML aliases expand this document" in done.stdout + done.stderr
 
 

@@ -278,7 +278,7 @@ def train_collective(
     params = {k: v for k, v in params.items() if k != "nthread"}
     exact_resume = not samples_randomly(params)
 
-    if not futures_of(X) or not futures_of(y):
+    if not (_persisted(X) and _persisted(y)):  # e.g. rows taken from a persisted array: its own chunks are not
         X, y = client.persist([X, y])
     X_parts, y_parts = _ordered_futures(X), _ordered_futures(y)
     sizes = list(X.chunks[0])
@@ -439,6 +439,12 @@ def _collective_failure(error: BaseException) -> bool:
 def _first_line(error: BaseException) -> str:
     lines = [ln.strip() for ln in str(error).splitlines() if ln.strip() and not ln.strip().startswith("Stack")]
     return (lines[-1] if lines else type(error).__name__)[:200]
+
+
+def _persisted(arr: da.Array) -> bool:
+    """Whether every chunk of ``arr`` itself is a future (not only something it is computed from)."""
+    held = {f.key for f in futures_of(arr)}
+    return bool(held) and all((k[0] if isinstance(k, list) else k) in held for k in arr.__dask_keys__())
 
 
 def _ordered_futures(arr: da.Array) -> list[Future]:
