@@ -19,7 +19,9 @@ import logging
 #: The functions sent with ``client.run_on_scheduler`` for a run (Dask logs their ``__name__``):
 #: daskcollab's own, and ``_start_tracker`` that ``xgboost.dask`` sends for every training.
 RUN_CALLS = frozenset({"scheduler_view", "start_run", "stage_event", "finish_run", "cancel_run",
-                       "_install_on_scheduler", "_scheduler_snapshot", "_save", "_start_tracker"})
+                       "_install_on_scheduler", "_scheduler_snapshot", "_save", "_start_tracker",
+                       # the collective xgboost trainer (models/_xgboost_train.py) and the elastic controller
+                       "_workers_view", "_executing_ranks", "_placement_call"})
 _OUT_OF_BAND = "Run out-of-band function %r"
 _STILL_ALIVE = "Worker process still alive after"
 _show_close = False  # set by quiet_close(False)

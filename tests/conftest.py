@@ -49,3 +49,17 @@ def clf_store(tmp_path):
 @pytest.fixture
 def reg_store(tmp_path):
     return make_regression_store(tmp_path / "reg.zarr")
+
+
+@pytest.fixture(autouse=True)
+def _restore_dask_logging_env():
+    """``daskcollab.cli.main`` called in-process sets ``DASK_LOGGING__DISTRIBUTED`` for the processes
+    it starts; undo it so a later test's subprocesses (e.g. the emulated pods) log as usual."""
+    import os
+
+    before = os.environ.get("DASK_LOGGING__DISTRIBUTED")
+    yield
+    if before is None:
+        os.environ.pop("DASK_LOGGING__DISTRIBUTED", None)
+    else:
+        os.environ["DASK_LOGGING__DISTRIBUTED"] = before

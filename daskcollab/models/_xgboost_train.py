@@ -459,7 +459,8 @@ def _edges(client: Client, X: da.Array, max_bin: int) -> list[np.ndarray]:
     n = int(sum(X.chunks[0]))
     step = max(1, math.ceil(n / EDGE_SAMPLE_ROWS))
     lows = X.map_blocks(_chunk_low, chunks=((1,) * X.numblocks[0], X.chunks[1]), dtype=np.float64)
-    job = dask.delayed(_edges_task, pure=True)(X[::step], lows, max_bin)
+    # one key per call: two stages on the same rows would otherwise share the key with other inputs
+    job = dask.delayed(_edges_task, pure=False)(X[::step], lows, max_bin)
     return client.compute(job, sync=True)
 
 

@@ -48,7 +48,11 @@ def test_independent_model_stages_overlap_in_time_and_match_the_sequential_run(c
     a, b = stages["xgb-a"], stages["xgb-b"]
     overlap = min(a["last_stop"], b["last_stop"]) - max(a["first_start"], b["first_start"])
     assert overlap > 0, (a, b)
-    assert set(a["pools"]) == {"cpu-spot"} and set(b["pools"]) == {"cpu-ondemand"}
+    # each stage's work ran on its own pool (a task below collab.placement.min-work, e.g. a row
+    # slice of the quantile sample, is not restricted and may run anywhere)
+    for stage, pool in ((a, "cpu-spot"), (b, "cpu-ondemand")):
+        assert stage["pools"][pool]["busy_seconds"] >= 0.9 * stage["busy_seconds"], stage["pools"]
+        assert all(p["busy_seconds"] < 0.1 for name, p in stage["pools"].items() if name != pool), stage["pools"]
     # both xgboost.dask collectives trained side by side without disturbing each other: each model
     # equals the one trained alone, stage after stage (one worker each: xgboost is deterministic)
     alone = dc.run(two_models(clf_store), client, progress=False, concurrency=1)
