@@ -42,6 +42,7 @@ How one training runs (:func:`train_collective`):
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
@@ -53,7 +54,7 @@ from typing import Any
 import dask
 import dask.array as da
 import numpy as np
-from distributed import Client, Future, Variable, futures_of, wait
+from distributed import Client, Future, Lock, Variable, futures_of, wait
 
 from daskcollab import _config
 from daskcollab._contract import ANNOTATION_KEY, POOL_PREFIX
@@ -238,8 +239,24 @@ def _start_tracker(n_workers: int, host: str, timeout: int, dask_scheduler: Any 
 
     tracker = RabitTracker(n_workers=n_workers, host_ip=host, sortby="task", timeout=int(timeout))
     tracker.start()
-    threading.Thread(target=tracker.wait_for, daemon=True, name="daskcollab-xgboost-tracker").start()
-    return dict(tracker.worker_args())
+    args = dict(tracker.worker_args())
+    threading.Thread(target=_serve_tracker, args=(tracker,), daemon=True, name="daskcollab-xgboost-tracker").start()
+    return args
+
+
+def _serve_tracker(tracker: Any) -> None:
+    """Run the tracker to its end, then free it here: a tracker whose collective failed (a lost or
+    cancelled rank) raises that error from ``free``, which in ``__del__`` would surface as an
+    unraisable exception at some later garbage collection."""
+    try:
+        tracker.wait_for()
+    except Exception as exc:  # the collective failed; the trainer sees it from its ranks
+        logger.debug("xgboost tracker ended with %s", exc)
+    finally:
+        try:
+            tracker.free()
+        except Exception as exc:
+            logger.debug("xgboost tracker freed with %s", exc)
 
 
 def _workers_view(dask_scheduler: Any = None) -> dict[str, dict[str, Any]]:
@@ -312,8 +329,10 @@ def train_collective(
                                    "retries": 0}
             token = uuid.uuid4().hex[:8]
             try:
-                raw = _run_collective(client, layout, workers, X_parts, y_parts, params, target - done, start_model,
-                                      edges, checkpoint.name, every, timeout, attempt_annotations, stage, token)
+                with _holding(client, workers[:len(layout)]):
+                    raw = _run_collective(client, layout, workers, X_parts, y_parts, params, target - done,
+                                          start_model, edges, checkpoint.name, every, timeout, attempt_annotations,
+                                          stage, token)
                 return booster_from_bytes(raw)
             except LostWork as lost:
                 _free_workers(client, token)
@@ -428,6 +447,32 @@ def _free_workers(client: Client, token: str) -> None:
         client.restart_workers(busy, timeout=120, raise_for_error=False)
     except Exception as exc:  # no nanny: the next collective leaves them out while they are busy
         logger.warning("cannot restart %s (%s)", busy, exc)
+
+
+@contextlib.contextmanager
+def _holding(client: Client, workers: Sequence[str]):
+    """Hold a cluster-wide lock on each worker of a collective while it trains.
+
+    A rank blocks its (single-thread) worker until every peer has joined: two collectives sharing
+    workers (two xgboost stages on one pool, or spread over all pools) could each hold a worker the
+    other waits for and fail to bootstrap. Taking the locks in one global order (sorted addresses)
+    lets them train one after the other on shared workers and side by side on disjoint ones.
+    """
+    taken: list[Lock] = []
+    try:
+        with client.as_current():  # a Lock talks to the scheduler through the current client
+            for address in sorted(set(workers)):
+                lock = Lock(f"daskcollab-xgboost-worker-{address}")
+                lock.acquire()
+                taken.append(lock)
+        yield
+    finally:
+        with client.as_current():
+            for lock in reversed(taken):
+                try:
+                    lock.release()
+                except Exception as exc:  # the scheduler went away: nothing left to release
+                    logger.debug("cannot release %s: %s", lock.name, exc)
 
 
 def _collective_failure(error: BaseException) -> bool:
