@@ -94,3 +94,11 @@ def test_duplicate_keys_are_an_error_naming_the_key_and_lines(tmp_path, text, wh
                                                 rf"\(first given on line {lines[1]}\); YAML would silently keep the "
                                                 r"last one\. Fix: remove one of them"):
         dc.load_workflow(path)
+
+
+def test_a_workflow_file_that_is_not_utf8_is_a_clear_error(tmp_path):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("name: caf\xe9\nstages: []\n".encode("latin-1"))
+    with pytest.raises(dc.WorkflowFileError, match=r"latin1\.yaml: not UTF-8 text \(byte 9: .*\)\. Fix: save the "
+                                                  r"workflow file as UTF-8"):
+        dc.load_workflow(path)

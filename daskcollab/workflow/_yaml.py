@@ -83,10 +83,13 @@ def load_workflow(path: str | os.PathLike) -> Workflow:
     """
     path = os.fspath(path)
     try:
-        with open(path) as f:
+        with open(path, encoding="utf-8") as f:
             text = f.read()
     except OSError as exc:
         raise WorkflowFileError(f"{path}: cannot read the workflow file ({exc}). Fix: check the path") from exc
+    except UnicodeDecodeError as exc:
+        raise WorkflowFileError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}). Fix: save the workflow "
+                                "file as UTF-8") from exc
     doc, root = parse_yaml(text, source=path)
     return workflow_from_dict(doc, source=path, root=root)
 
