@@ -60,10 +60,11 @@ class Collector:
             spent = CounterMetricFamily(self.name("pool_spent_dollars"), "Money spent on each pool since the placement "
                                         "plugin started: busy = compute seconds x price, held = worker seconds held x "
                                         "price (what a cloud bills)", labels=["pool", "basis"])
-            for pool, cost in sorted(data["cost_by_pool"].items()):
-                spent.add_metric([pool, "busy"], cost)
-            for pool, cost in sorted(data["alive_cost_by_pool"].items()):
-                spent.add_metric([pool, "held"], cost)
+            # every known pool has both series from the start (a pool that ran nothing yet spent $0)
+            known = sorted({*data["pools"], *data["cost_by_pool"], *data["alive_cost_by_pool"]})
+            for pool in known:
+                spent.add_metric([pool, "busy"], data["cost_by_pool"].get(pool, 0.0))
+                spent.add_metric([pool, "held"], data["alive_cost_by_pool"].get(pool, 0.0))
             yield spent
             workers = GaugeMetricFamily(self.name("pool_workers"), "Live workers in each pool", labels=["pool"])
             for pool, n in sorted(data["workers_by_pool"].items()):

@@ -17,6 +17,7 @@ import ctypes
 import json
 import os
 import shutil
+import time
 import uuid
 import warnings
 from collections.abc import Iterator, Sequence
@@ -131,7 +132,22 @@ def atomic_group(path: str | os.PathLike, kind: OutputKind, *, where: str) -> It
         swap_into_place(tmp, path)
     finally:
         if os.path.exists(tmp):
-            shutil.rmtree(tmp)
+            _remove_tree(tmp)
+
+
+def _remove_tree(path: str, *, settle_s: float = 10.0) -> None:
+    """Remove a failed write's temporary folder. Chunk writes of tasks still running when the
+    write failed may add or rename files while it is walked, so retry until it stays gone."""
+    deadline = time.monotonic() + settle_s
+    while True:
+        try:
+            shutil.rmtree(path)
+        except FileNotFoundError:  # a writer renamed its file while rmtree walked the folder
+            pass
+        time.sleep(0.2)
+        if not os.path.exists(path) or time.monotonic() > deadline:
+            shutil.rmtree(path, ignore_errors=True)
+            return
 
 
 _RENAME_EXCHANGE = 2  # linux/fs.h
