@@ -666,3 +666,17 @@ def emulated_kubernetes(workdir: pathlib.Path, interval: float = 0.1) -> Iterato
             os.environ.pop("KUBECONFIG", None)
         else:
             os.environ["KUBECONFIG"] = saved["KUBECONFIG"]
+
+
+@contextlib.contextmanager
+def kube_pools_cluster(kube: EmulatedKubernetes, pools: Any, image: str, workers: int, what: str) -> Iterator[Any]:
+    """``start_kube_cluster("collab", pools)`` (cheapest mode) on the emulator and a client of it,
+    yielded as ``(cluster, client)`` once ``workers`` workers have joined."""
+    from distributed import Client
+
+    from daskcollab.deploy import start_kube_cluster
+
+    with start_kube_cluster("collab", pools, image=image, config={"collab.placement.mode": "cheapest"},
+                            resource_timeout=60, quiet=True) as cluster, Client(cluster) as client:
+        kube.wait_for(lambda: len(client.scheduler_info()["workers"]) == workers, what=what)
+        yield cluster, client

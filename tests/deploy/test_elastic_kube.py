@@ -11,12 +11,11 @@ controller grow it, and once that work is done it goes back to zero while the cp
 from __future__ import annotations
 
 import pytest
-from distributed import Client
 
 pytest.importorskip("kmock", reason="install the test extra: pip install -e '.[test]'")
-from kubesim import pools_of_workers  # noqa: E402
+from kubesim import kube_pools_cluster, pools_of_workers  # noqa: E402
 
-from daskcollab.deploy import ElasticController, start_kube_cluster
+from daskcollab.deploy import ElasticController
 from daskcollab.placement import Pool, RunSpec, StageSpec, placement_report
 from daskcollab.runtime import _remote
 
@@ -35,11 +34,8 @@ def replicas(kube, cluster: str = "collab") -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def cluster(kube_module):
-    with start_kube_cluster("collab", POOLS, image=IMAGE, config={"collab.placement.mode": "cheapest"},
-                            resource_timeout=60, quiet=True) as cluster:
-        with Client(cluster) as client:
-            kube_module.wait_for(lambda: len(client.scheduler_info()["workers"]) == 1, what="the cpu-spot worker")
-            yield cluster, client
+    with kube_pools_cluster(kube_module, POOLS, IMAGE, 1, "the cpu-spot worker") as running:
+        yield running
 
 
 def test_each_pool_group_grows_for_its_work_and_the_gpu_group_goes_back_to_zero(kube_module, cluster):

@@ -8,12 +8,11 @@ worker processes (started from the pods' container args and env), Dask. Emulated
 from __future__ import annotations
 
 import pytest
-from distributed import Client
 
 pytest.importorskip("kmock", reason="install the test extra: pip install -e '.[test]'")
-from kubesim import pools_of_workers  # noqa: E402
+from kubesim import kube_pools_cluster, pools_of_workers  # noqa: E402
 
-from daskcollab.deploy import KubePool, KubePoolScaler, PoolScaler, start_kube_cluster, worker_group
+from daskcollab.deploy import KubePool, KubePoolScaler, PoolScaler, worker_group
 from daskcollab.placement import PLUGIN_NAME, Pool, pool_resource
 
 pytestmark = pytest.mark.kubernetes
@@ -42,11 +41,8 @@ def deployments(kube, group: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def cluster(kube_module):
-    with start_kube_cluster("collab", POOLS, image=IMAGE, config={"collab.placement.mode": "cheapest"},
-                            resource_timeout=60, quiet=True) as cluster:
-        with Client(cluster) as client:
-            kube_module.wait_for(lambda: len(client.scheduler_info()["workers"]) == 3, what="3 workers")
-            yield cluster, client
+    with kube_pools_cluster(kube_module, POOLS, IMAGE, 3, "3 workers") as running:
+        yield running
 
 
 def test_one_worker_group_per_pool_and_tasks_land_on_their_pools(kube_module, cluster):
