@@ -52,3 +52,37 @@ def test_existing_output_needs_overwrite(client, tmp_path):
         write_predictions(tmp_path / "p.zarr", {"p": arr}, attrs={}, overwrite=False, stage="sink")
     write_predictions(tmp_path / "p.zarr", {"p": arr * 3}, attrs={}, overwrite=True, stage="sink")
     assert zarr.open_group(tmp_path / "p.zarr")["p"][0] == 3
+
+
+def test_failed_write_folder_is_removed_while_late_writers_still_add_files(tmp_path):
+    """Chunk tasks still running after a write failed keep creating (and so re-creating) files in
+    the temporary folder; its removal waits until the folder stays gone."""
+    import contextlib
+    import threading
+
+    from daskcollab.data._atomic import _remove_tree
+
+    tmp = tmp_path / "p.zarr.tmp-0"
+    stop = threading.Event()
+    written = []
+
+    def late_writer():
+        for i in range(400):
+            if stop.is_set():
+                return
+            chunk = tmp / "p" / "c" / str(i % 7) / str(i)
+            with contextlib.suppress(FileNotFoundError):  # the folder was removed between the two calls
+                chunk.parent.mkdir(parents=True, exist_ok=True)
+                chunk.write_bytes(b"x" * 64)
+            written.append(i)
+            threading.Event().wait(0.001)
+
+    (tmp / "p").mkdir(parents=True)
+    writer = threading.Thread(target=late_writer)
+    writer.start()
+    while len(written) < 3:
+        threading.Event().wait(0.005)
+    _remove_tree(str(tmp), quiet_s=1.0)  # the writer pauses 1 ms between files, far less than 1 s
+    stop.set()
+    writer.join()
+    assert not tmp.exists()

@@ -135,19 +135,25 @@ def atomic_group(path: str | os.PathLike, kind: OutputKind, *, where: str) -> It
             _remove_tree(tmp)
 
 
-def _remove_tree(path: str, *, settle_s: float = 10.0) -> None:
-    """Remove a failed write's temporary folder. Chunk writes of tasks still running when the
-    write failed may add or rename files while it is walked, so retry until it stays gone."""
+def _remove_tree(path: str, *, quiet_s: float = 0.25, settle_s: float = 15.0) -> None:
+    """Remove a failed write's temporary folder and return once it has stayed gone for ``quiet_s``.
+
+    Chunk writes of tasks still running when the write failed may add, rename or recreate files
+    while the folder is walked (``rmtree`` then raises ``FileNotFoundError`` or ``Directory not
+    empty``), so the removal is repeated until the folder stays absent, at most ``settle_s``.
+    """
     deadline = time.monotonic() + settle_s
     while True:
-        try:
+        with contextlib.suppress(OSError):  # a late writer changed the folder while rmtree walked it
             shutil.rmtree(path)
-        except FileNotFoundError:  # a writer renamed its file while rmtree walked the folder
-            pass
-        time.sleep(0.2)
-        if not os.path.exists(path) or time.monotonic() > deadline:
+        if not os.path.lexists(path):
+            time.sleep(quiet_s)
+            if not os.path.lexists(path):
+                return
+        if time.monotonic() > deadline:
             shutil.rmtree(path, ignore_errors=True)
             return
+        time.sleep(0.05)
 
 
 _RENAME_EXCHANGE = 2  # linux/fs.h
