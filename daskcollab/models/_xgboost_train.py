@@ -33,9 +33,11 @@ How one training runs (:func:`train_collective`):
    up to ``collab.recovery.replacement-wait`` for replacement workers, and a new collective is built
    on the live workers (their DMatrix from the chunks, recomputed by Dask where lost) that continues
    from the last checkpoint with ``xgb_model=``. Continuing is exact for deterministic parameters
-   (measured: 20 + 30 rounds equal 50 rounds); with row or column sampling (``subsample`` /
-   ``colsample_*`` < 1) the random draws of a continued training differ, so such a training
-   restarts from round 0 instead, to give the same model as a clean run.
+   (measured: 20 + 30 rounds equal 50 rounds), row subsampling included: ``subsample`` < 1 draws
+   rows by global index and round (:mod:`daskcollab.models._row_sampling`), the same for any
+   layout and for a continued training. With column sampling (``colsample_*`` < 1), or row
+   sampling under an objective that module does not cover, xgboost draws, a continued training
+   would draw differently, so such a training restarts from round 0 instead.
 5. A stage that cannot recover (budget spent, no eligible worker left) raises
    :class:`~daskcollab.RecoveryError` naming the lost workers and the fix; never a hang.
 """
@@ -59,6 +61,7 @@ from distributed import Client, Future, Lock, Variable, futures_of, wait
 from daskcollab import _config
 from daskcollab._contract import ANNOTATION_KEY, POOL_PREFIX
 from daskcollab._errors import RecoveryError, stage_message
+from daskcollab.models import _row_sampling
 from daskcollab.models._sklearn_fitted import booster_from_bytes
 from daskcollab.runtime._recovery import LossKind, Loss, LostWork, classify, current_budget, preempted_workers
 
@@ -146,7 +149,11 @@ def snap(block: np.ndarray, edges: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def samples_randomly(params: Mapping[str, Any]) -> bool:
-    """True when ``params`` subsample rows or columns (a continued training would draw differently)."""
+    """True when ``params`` leave random draws to xgboost (column sampling, or row sampling with an
+    objective :mod:`~daskcollab.models._row_sampling` does not cover), so a continued training
+    would draw differently from a clean run. Rows subsampled layout-free resume exactly."""
+    if _row_sampling.supported(params):
+        params = _row_sampling.without_subsample(params)
     return any(float(params.get(k, 1.0)) < 1.0 for k in _SAMPLING)
 
 
@@ -196,14 +203,18 @@ def _rank_callback(rank: int, every: int, checkpoint: str | None):
 
 
 def _train_rank(rank: int, comm: Mapping[str, Any], params: Mapping[str, Any], rounds: int, model: bytes | None,
-                edges: list[np.ndarray] | None, checkpoint: str | None, every: int, n_parts: int,
+                edges: list[np.ndarray] | None, checkpoint: str | None, every: int, starts: Sequence[int],
                 *parts: np.ndarray) -> bytes | None:
-    """One rank of the collective: a QuantileDMatrix of its chunks (snapped), ``rounds`` more rounds."""
+    """One rank of the collective: a QuantileDMatrix of its chunks (snapped), ``rounds`` more rounds.
+
+    ``starts`` are the global index of each chunk's first row: rows subsampled layout-free
+    (:class:`~daskcollab.models._row_sampling.LayoutFreeSubsample`) are drawn by global index."""
     import xgboost
     from distributed import get_worker
     from xgboost import collective
 
     nthread = max(1, int(get_worker().state.nthreads))
+    n_parts = len(starts)
     X_parts, y_parts = parts[:n_parts], parts[n_parts:]
 
     class Parts(xgboost.DataIter):
@@ -228,7 +239,17 @@ def _train_rank(rank: int, comm: Mapping[str, Any], params: Mapping[str, Any], r
         start = booster_from_bytes(model) if model is not None else None
         if start is not None:
             start.set_param({"nthread": nthread})
-        booster = xgboost.train(local, dtrain, num_boost_round=rounds, xgb_model=start, verbose_eval=False,
+        obj = None
+        if _row_sampling.supported(params):
+            local = _row_sampling.without_subsample(local)
+            if start is None and "base_score" not in params:  # xgboost fits no intercept for a custom objective
+                stats = _row_sampling.label_stats(params["objective"], dtrain.get_label(), params.get("num_class", 0),
+                                                  params.get("scale_pos_weight", 1.0))
+                local["base_score"] = _row_sampling.base_score(
+                    params["objective"], collective.allreduce(stats, collective.Op.SUM))
+            rows = _row_sampling.row_indices(starts, [len(p) for p in y_parts])
+            obj = _row_sampling.LayoutFreeSubsample(params, rows, first_round=start.num_boosted_rounds() if start else 0)
+        booster = xgboost.train(local, dtrain, num_boost_round=rounds, xgb_model=start, verbose_eval=False, obj=obj,
                                 callbacks=[_rank_callback(rank, every, checkpoint)])
     return bytes(booster.save_raw("ubj")) if rank == 0 else None
 
@@ -299,6 +320,7 @@ def train_collective(
         X, y = client.persist([X, y])
     X_parts, y_parts = _ordered_futures(X), _ordered_futures(y)
     sizes = list(X.chunks[0])
+    starts = [int(v) for v in np.cumsum([0, *sizes[:-1]])]  # each chunk's first global row
     edges = _edges(client, X, int(params.get("max_bin", 256))) if deterministic else None
 
     initial = bytes(xgb_model.save_raw("ubj")) if xgb_model is not None else None
@@ -330,7 +352,7 @@ def train_collective(
             token = uuid.uuid4().hex[:8]
             try:
                 with _holding(client, workers[:len(layout)]):
-                    raw = _run_collective(client, layout, workers, X_parts, y_parts, params, target - done,
+                    raw = _run_collective(client, layout, workers, X_parts, y_parts, starts, params, target - done,
                                           start_model, edges, checkpoint.name, every, timeout, attempt_annotations,
                                           stage, token)
                 return booster_from_bytes(raw)
@@ -353,7 +375,7 @@ def train_collective(
 
 
 def _run_collective(client: Client, layout: list[list[int]], workers: list[str], X_parts: list[Future],
-                    y_parts: list[Future], params: Mapping[str, Any], rounds: int, model: bytes | None,
+                    y_parts: list[Future], starts: Sequence[int], params: Mapping[str, Any], rounds: int, model: bytes | None,
                     edges: list[np.ndarray] | None, checkpoint: str, every: int, timeout: int,
                     annotations: Mapping[str, Any], stage: str, token: str) -> bytes:
     """One collective: ``len(layout)`` ranks on ``workers``; rank 0's model, or :class:`LostWork`."""
@@ -374,7 +396,8 @@ def _run_collective(client: Client, layout: list[list[int]], workers: list[str],
         for rank, chunks in enumerate(layout):
             parts = [X_parts[i] for i in chunks] + [y_parts[i] for i in chunks]
             futures.append(client.submit(
-                _train_rank, rank, comm, params, rounds, model, edges, checkpoint, every, len(chunks), *parts,
+                _train_rank, rank, comm, params, rounds, model, edges, checkpoint, every, [starts[i] for i in chunks],
+                *parts,
                 key=f"xgboost-rank-{rank}-{token}", workers=[workers[rank]], allow_other_workers=False, pure=False,
                 retries=0))
     assigned = workers[:len(layout)]
