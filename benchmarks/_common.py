@@ -25,13 +25,44 @@ def median(values: list[float]) -> float:
     return float(statistics.median(values))
 
 
+def is_check(value: object) -> bool:
+    """A check as every result JSON holds it: ``{"ratio": r, "target": t, "met": bool}``."""
+    return isinstance(value, dict) and {"ratio", "target", "met"} <= value.keys()
+
+
+def flat_checks(payload: dict) -> dict[str, dict]:
+    """The run's ``checks`` map: ``payload["checks"]`` when the benchmark wrote one, else every
+    ``checks`` map nested in it (per shape or part), named ``"<path>: <check>"``
+    (``"workflows/blast@3s: fastest_follows_plan"``)."""
+    top = payload.get("checks")
+    if isinstance(top, dict) and all(is_check(c) for c in top.values()):
+        return dict(top)
+    out: dict[str, dict] = {}
+
+    def walk(node: object, path: tuple[str, ...]) -> None:
+        if not isinstance(node, dict):
+            return
+        for key, value in node.items():
+            if key == "checks" and isinstance(value, dict) and all(is_check(c) for c in value.values()):
+                prefix = "/".join(path)
+                out.update({f"{prefix}: {k}" if prefix else k: dict(c) for k, c in value.items()})
+            elif isinstance(value, dict):
+                walk(value, (*path, str(key)))
+
+    walk(payload, ())
+    return out
+
+
 def write_result(name: str, payload: dict) -> pathlib.Path:
+    """Write ``results/NAME.json``: machine, the payload, and one top-level ``checks`` map
+    (:func:`flat_checks`) that every benchmark's JSON has, whatever its nesting."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     payload = {
         "benchmark": name,
         "machine": {"cores": os.cpu_count(), "python": platform.python_version()},
         **payload,
     }
+    payload["checks"] = flat_checks(payload)
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(payload, indent=2, default=str))
     return path

@@ -84,6 +84,8 @@ def main() -> None:
                                                     "cost": lb.cost, "seconds": lb_s},
         "deadline_s": deadline, "runs": runs,
         "all_met": all(r["seconds"] <= TARGET_S for r in runs.values()),
+        "checks": {f"{name}_seconds_vs_target": {"ratio": r["seconds"] / TARGET_S, "target": 1.0,
+                                                 "met": r["seconds"] <= TARGET_S} for name, r in runs.items()},
     })
     print(f"wrote {path}")
 

@@ -51,7 +51,8 @@ def test_predict_throughput_quick(tmp_path):
 @pytest.mark.slow
 def test_scale_quick(tmp_path):
     data = run_quick("bench_scale.py", "scale_quick", tmp_path)
-    assert {"benchmark", "machine", "scale", "memory", "targets", "params", "command"} <= data.keys()
+    assert {"benchmark", "machine", "scale", "memory", "targets", "params", "command", "checks"} <= data.keys()
+    assert set(data["checks"]) == {"scale: t(4x)/t(1x)", "scale: t(10x)/t(1x)"}
     scale = data["scale"]
     assert {"rows", "times_s", "stage_times_s", "ratios", "met", "blend_auc"} <= scale.keys()
     assert set(scale["times_s"]) == {"1", "4", "10"} and set(scale["ratios"]) == {"4", "10"}
@@ -61,3 +62,19 @@ def test_scale_quick(tmp_path):
         assert {"completed", "outcome", "seconds", "error", "memory_restarts", "unexpected_worker_removals",
                 "peak_worker_memory", "worker_memory_limit", "total_worker_memory", "stage_times_s"} <= run.keys()
         assert run["completed"] is True, run["error"]  # tiny data on roomy workers: the machinery must work
+
+
+def test_every_result_has_one_top_level_checks_map(monkeypatch, tmp_path):
+    """write_result lifts checks nested per shape into the top-level map; a benchmark's own map wins."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import _common
+
+    monkeypatch.setattr(_common, "RESULTS", tmp_path)
+    check = {"ratio": 0.9, "target": 1.0, "met": True}
+    nested = {"workflows": {"blast@3s": {"checks": {"fastest": check}}}, "overhead": {"checks": {"wall": check}}}
+    data = json.loads(_common.write_result("nested", nested).read_text())
+    assert data["checks"] == {"workflows/blast@3s: fastest": check, "overhead: wall": check}
+    own = {"checks": {"a": check}, "parts": {"x": {"checks": {"b": check}}}}
+    assert json.loads(_common.write_result("own", own).read_text())["checks"] == {"a": check}
+    results = sorted((BENCHMARKS / "results").glob("*.json"))
+    assert results and all(isinstance(json.loads(f.read_text()).get("checks"), dict) for f in results)
