@@ -20,6 +20,7 @@ from daskcollab._errors import (
     RecoveryError,
     RunCancelledError,
     UnplaceableError,
+    UsageError,
     WorkflowError,
     WorkflowFileError,
 )
@@ -92,6 +93,7 @@ __all__ = [
     "Task",
     "UnplaceableError",
     "UpdateModel",
+    "UsageError",
     "Voting",
     "WeightedAverage",
     "Workflow",

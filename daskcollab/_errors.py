@@ -47,7 +47,8 @@ class RunCancelledError(DaskCollabError, RuntimeError):
 
 
 class UsageError(DaskCollabError, ValueError):
-    """A command line option has a malformed value (the CLI exits with its usage status, 2)."""
+    """An option or argument has a malformed value: a command line option (the CLI exits with its
+    usage status, 2), or an argument of a public constructor such as ``PlacementPlugin``."""
 
 
 def stage_message(stage: str, field: str | None, problem: str, fix: str) -> str:

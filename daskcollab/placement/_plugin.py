@@ -61,6 +61,7 @@ from daskcollab._errors import (
     DaskCollabError,
     RunCancelledError,
     UnplaceableError,
+    UsageError,
     stage_message,
     workflow_message,
 )
@@ -108,6 +109,21 @@ class BudgetBasis(Enum):
 def _config(key: str, override: Any, default: Any) -> Any:
     value = dask.config.get(f"collab.placement.{key}", default=default, override_with=override)
     return default if value is None else value
+
+
+def _check_arguments(**given: tuple[Any, Any]) -> None:
+    """Refuse, on the client, a :class:`PlacementPlugin` argument its scheduler could not read
+    (a :class:`~daskcollab.UsageError` naming the argument and the fix, not an error inside the scheduler)."""
+    for name, (kind, value) in given.items():
+        if value is None:
+            continue
+        try:
+            parse_timedelta(value) if kind == "timedelta" else kind(value)
+        except (KeyError, ValueError, TypeError):
+            allowed = ("a duration such as 60, '90s', '5m' or '1h'" if kind == "timedelta"
+                       else "one of " + ", ".join(repr(m.value) for m in kind))
+            raise UsageError(f"PlacementPlugin, field {name!r}: {value!r} is not {allowed}. "
+                             f"Fix: pass {allowed}") from None
 
 
 def cost_model_path(override: str | os.PathLike | None = None) -> pathlib.Path:
@@ -187,6 +203,9 @@ class PlacementPlugin(SchedulerPlugin):
         task_overhead: float | str | None = None,
         min_work: float | None = None,
     ) -> None:
+        _check_arguments(mode=(Mode, mode), on_budget_miss=(BudgetAction, on_budget_miss),
+                         budget_counts=(BudgetBasis, budget_counts), no_worker_timeout=("timedelta", no_worker_timeout),
+                         task_overhead=("timedelta", task_overhead))
         self.mode = mode
         self.tradeoff = tradeoff
         self.pools = None if pools is None else list(pools)

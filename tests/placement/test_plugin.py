@@ -126,9 +126,10 @@ def test_unknown_pool_fails_fast_and_names_the_pool(client, tmp_path):
 def test_resource_only_a_declared_empty_pool_has_waits_then_times_out(client, tmp_path):
     # Regression: a TPU task (only the declared, empty 'tpu-pod' has TPU) used to make plan() raise
     # inside update_graph. Now it waits (bounded by the no-worker timeout) while the rest runs.
-    # the timeout leaves the other tasks ample time to finish first, even on a loaded machine
-    install(client, cost_model_path=tmp_path / "cm.json", no_worker_timeout="15s",
-            pools=[{"name": "tpu-pod", "price-per-hour": 9.0, "resources": {"TPU": 1}}])
+    # A timeout far longer than the other tasks take, even on a loaded machine; once they are done
+    # a plugin with a 1 s timeout replaces it, and the TPU task (waiting longer than that) errs.
+    tpu_pool = [{"name": "tpu-pod", "price-per-hour": 9.0, "resources": {"TPU": 1}}]
+    install(client, cost_model_path=tmp_path / "cm.json", no_worker_timeout="10m", pools=tpu_pool)
     before = stage("prep", 2, 0.01)
     with dask.annotate(resources={"TPU": 1}, collab={"workflow": "wf", "stage": "embed", "kind": "model", "work": 1}):
         tpu = dask.delayed(sleepy, pure=False)(0.01, *before)
@@ -136,10 +137,12 @@ def test_resource_only_a_declared_empty_pool_has_waits_then_times_out(client, tm
     futs = client.compute([tpu, *before, *after])
     client.gather(futs[1:])  # the tasks live pools can run finish
     assert futs[0].status == "pending"
-    with pytest.raises(UnplaceableError, match=r"stage 'embed'.*waited \d+ s \(no-worker-timeout\).*'TPU'.*tpu-pod"):
-        futs[0].result(timeout=90)
     decisions = placement_report(client)["decisions"]
     assert {d["stage"] for d in decisions if d["reason"] == "plan"} >= {"prep", "report"}
+    time.sleep(1.5)  # the TPU task has now waited longer than the new plugin's timeout
+    install(client, cost_model_path=tmp_path / "cm.json", no_worker_timeout="1s", pools=tpu_pool)
+    with pytest.raises(UnplaceableError, match=r"stage 'embed'.*waited \d+ s \(no-worker-timeout\).*'TPU'.*tpu-pod"):
+        futs[0].result(timeout=90)
 
 
 def test_money_accounting_matches_busy_seconds_times_price(client, tmp_path):
@@ -317,3 +320,17 @@ def test_a_worker_runs_its_queued_tasks_in_the_plan_order(tmp_path):
             runs[bool(plugin)] = sorted(keys, key=started.get)
     assert runs[True] == keys  # the plan's order: longest first
     assert runs[False] != keys  # Dask's own order differs: the test would fail without the plugin's order
+
+
+@pytest.mark.parametrize("kwargs,field", [({"no_worker_timeout": "10min"}, "no_worker_timeout"),
+                                          ({"task_overhead": "fast"}, "task_overhead"),
+                                          ({"mode": "quickest"}, "mode"),
+                                          ({"budget_counts": "idle"}, "budget_counts"),
+                                          ({"on_budget_miss": "explode"}, "on_budget_miss")])
+def test_bad_plugin_arguments_are_refused_on_the_client(kwargs, field):
+    """Not a KeyError inside the scheduler's plugin start (which broke the client's connection)."""
+    from daskcollab import UsageError
+    from daskcollab.placement import PlacementPlugin
+
+    with pytest.raises(UsageError, match=rf"PlacementPlugin, field '{field}': .* Fix: pass "):
+        PlacementPlugin(**kwargs)
