@@ -60,9 +60,10 @@ from distributed import Client, Future, Lock, Variable, futures_of, wait
 
 from daskcollab import _config
 from daskcollab._contract import ANNOTATION_KEY, POOL_PREFIX
-from daskcollab._errors import RecoveryError, stage_message
+from daskcollab._errors import RecoveryError, RunCancelledError, stage_message
 from daskcollab.models import _row_sampling
 from daskcollab.models._sklearn_fitted import booster_from_bytes
+from daskcollab.runtime._context import current_context
 from daskcollab.runtime._recovery import LossKind, Loss, LostWork, classify, current_budget, preempted_workers
 
 logger = logging.getLogger("daskcollab")
@@ -313,6 +314,8 @@ def train_collective(
     timeout = int(dask.utils.parse_timedelta(_config.get("xgboost.collective-timeout")))
     wait_s = float(dask.utils.parse_timedelta(_config.get("recovery.replacement-wait")))
     want = _config.get("xgboost.ranks")
+    ctx = current_context()
+    given_up = ctx.given_up if ctx is not None else threading.Event()  # set: the run was given up
     params = {k: v for k, v in params.items() if k != "nthread"}
     exact_resume = not samples_randomly(params)
 
@@ -351,10 +354,10 @@ def train_collective(
                                    "retries": 0}
             token = uuid.uuid4().hex[:8]
             try:
-                with _holding(client, workers[:len(layout)]):
+                with _holding(client, workers[:len(layout)], given_up, stage):
                     raw = _run_collective(client, layout, workers, X_parts, y_parts, starts, params, target - done,
                                           start_model, edges, checkpoint.name, every, timeout, attempt_annotations,
-                                          stage, token)
+                                          stage, token, given_up)
                 return booster_from_bytes(raw)
             except LostWork as lost:
                 _free_workers(client, token)
@@ -377,7 +380,7 @@ def train_collective(
 def _run_collective(client: Client, layout: list[list[int]], workers: list[str], X_parts: list[Future],
                     y_parts: list[Future], starts: Sequence[int], params: Mapping[str, Any], rounds: int, model: bytes | None,
                     edges: list[np.ndarray] | None, checkpoint: str, every: int, timeout: int,
-                    annotations: Mapping[str, Any], stage: str, token: str) -> bytes:
+                    annotations: Mapping[str, Any], stage: str, token: str, given_up: threading.Event) -> bytes:
     """One collective: ``len(layout)`` ranks on ``workers``; rank 0's model, or :class:`LostWork`."""
     if rounds <= 0:
         return model  # type: ignore[return-value]  # a checkpoint already holds every round
@@ -402,15 +405,24 @@ def _run_collective(client: Client, layout: list[list[int]], workers: list[str],
                 retries=0))
     assigned = workers[:len(layout)]
     try:
-        return _watch(client, futures, assigned, stage)
+        return _watch(client, futures, assigned, stage, given_up)
     except BaseException:
         client.cancel(futures)
         raise
 
 
-def _watch(client: Client, futures: list[Future], assigned: list[str], stage: str) -> bytes:
-    """Wait for the ranks; raise :class:`LostWork` as soon as one of their workers leaves."""
+def _given_up(stage: str) -> RunCancelledError:
+    return RunCancelledError(stage_message(stage, None, "the run was given up while xgboost trained (another stage "
+                                                        "failed or the budget action fired)",
+                                           "fix the first failure the run reports"))
+
+
+def _watch(client: Client, futures: list[Future], assigned: list[str], stage: str, given_up: threading.Event) -> bytes:
+    """Wait for the ranks; raise :class:`LostWork` as soon as one of their workers leaves, and
+    :class:`~daskcollab.RunCancelledError` when the run is given up (the caller cancels the ranks)."""
     while True:
+        if given_up.is_set():
+            raise _given_up(stage)
         live = _live(client)
         gone = [w for w in assigned if w not in live]
         if gone:
@@ -473,20 +485,23 @@ def _free_workers(client: Client, token: str) -> None:
 
 
 @contextlib.contextmanager
-def _holding(client: Client, workers: Sequence[str]):
+def _holding(client: Client, workers: Sequence[str], given_up: threading.Event, stage: str):
     """Hold a cluster-wide lock on each worker of a collective while it trains.
 
     A rank blocks its (single-thread) worker until every peer has joined: two collectives sharing
     workers (two xgboost stages on one pool, or spread over all pools) could each hold a worker the
     other waits for and fail to bootstrap. Taking the locks in one global order (sorted addresses)
-    lets them train one after the other on shared workers and side by side on disjoint ones.
+    lets them train one after the other on shared workers and side by side on disjoint ones. A run
+    given up while it waits for a lock stops waiting (:class:`~daskcollab.RunCancelledError`).
     """
     taken: list[Lock] = []
     try:
         with client.as_current():  # a Lock talks to the scheduler through the current client
             for address in sorted(set(workers)):
                 lock = Lock(f"daskcollab-xgboost-worker-{address}")
-                lock.acquire()
+                while not lock.acquire(timeout=_POLL_S * 4):
+                    if given_up.is_set():
+                        raise _given_up(stage)
                 taken.append(lock)
         yield
     finally:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +33,9 @@ class StageContext:
     show_progress: bool = False
     run_id: str | None = None
     futures: list[Future] = field(default_factory=list)
+    #: Set when the run is given up (another stage failed, the budget action fired): long client-side
+    #: work of the stage (an xgboost collective) stops and frees its workers instead of finishing.
+    given_up: threading.Event = field(default_factory=threading.Event)
 
     def persist(self, *collections: Any) -> tuple[Any, ...]:
         """Persist collections on the cluster (not waiting); the runner waits before the stage is done."""
@@ -49,3 +54,20 @@ class StageContext:
     def log(self, message: str, *args: Any) -> None:
         """A progress message about this stage (the ``daskcollab`` logger, level INFO)."""
         logger.info("%s: " + message, self.stage, *args)
+
+
+_CURRENT: contextvars.ContextVar[StageContext | None] = contextvars.ContextVar("daskcollab_stage", default=None)
+
+
+def current_context() -> StageContext | None:
+    """The context of the stage running in this thread (None outside a run)."""
+    return _CURRENT.get()
+
+
+def set_context(ctx: StageContext) -> contextvars.Token:
+    """Make ``ctx`` the current stage's context in this thread (the runner does, per attempt)."""
+    return _CURRENT.set(ctx)
+
+
+def reset_context(token: contextvars.Token) -> None:
+    _CURRENT.reset(token)

@@ -40,7 +40,7 @@ from distributed.client import FutureCancelledError
 from daskcollab._contract import ANNOTATION_KEY
 from daskcollab._errors import RecoveryError, RunCancelledError
 from daskcollab.compile import CompiledStage, CompiledWorkflow
-from daskcollab.runtime._context import StageContext
+from daskcollab.runtime._context import StageContext, reset_context, set_context
 from daskcollab.runtime._recovery import (Loss, budget_for, classify, loss_of, preempted_workers, reset_budget,
                                           set_budget)
 from daskcollab.runtime._resume import ResumeStore
@@ -50,6 +50,9 @@ logger = logging.getLogger("daskcollab")
 #: After the first failure, how long to wait for the failed stage's inputs to report their own
 #: failure (the usual root cause) before cancelling the run.
 ROOT_CAUSE_GRACE_S = 2.0
+#: How long a run given up waits for its stages' threads to stop (an xgboost collective cancels its
+#: ranks and frees its worker locks) before it raises, so the next run finds the workers free.
+GIVE_UP_JOIN_S = 10.0
 
 
 class StageState(str, Enum):
@@ -176,11 +179,15 @@ def execute(
         annotations = step.annotations(run_id)
         if pool is not None:
             annotations[ANNOTATION_KEY] = {**annotations[ANNOTATION_KEY], "pool": pool}
-        # a Dask span per stage: Dask's own per-stage instrumentation (Fine Performance Metrics page)
-        with dask.annotate(**annotations), span("daskcollab", run_id, run.name), client.as_current():
-            reused = resume.reuse(step.stage, run.ctx, inputs) if resume is not None else None
-            run.reused = reused is not None
-            run.output = reused if reused is not None else step.stage.run(run.ctx, *inputs)
+        token = set_context(run.ctx)
+        try:
+            # a Dask span per stage: Dask's own per-stage instrumentation (Fine Performance Metrics page)
+            with dask.annotate(**annotations), span("daskcollab", run_id, run.name), client.as_current():
+                reused = resume.reuse(step.stage, run.ctx, inputs) if resume is not None else None
+                run.reused = reused is not None
+                run.output = reused if reused is not None else step.stage.run(run.ctx, *inputs)
+        finally:
+            reset_context(token)
 
     def _inputs_settled(run: StageRun) -> bool:
         """Wait until no input stage is still computing (it may be retrying the tasks this stage
@@ -287,9 +294,18 @@ def _root_known(runs: Mapping[str, StageRun], failed: list[StageRun]) -> bool:
 
 
 def _cancel(client: Client, runs: Mapping[str, StageRun]) -> None:
+    """Give the run up: every stage's client-side work is told to stop (``given_up``), every
+    future its stages submitted is cancelled."""
+    for r in runs.values():
+        if r.ctx is not None:
+            r.ctx.given_up.set()
     futures = [f for r in runs.values() if r.ctx is not None for f in r.ctx.futures if not f.done()]
     if futures:
         try:
             client.cancel(futures)
         except Exception:  # the cluster may be going away; nothing more to release
             pass
+    deadline = time.monotonic() + GIVE_UP_JOIN_S
+    for r in runs.values():
+        if r.thread is not None and r.thread is not threading.current_thread():
+            r.thread.join(max(deadline - time.monotonic(), 0.0))

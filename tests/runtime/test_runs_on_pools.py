@@ -13,7 +13,7 @@ import threading
 import time
 
 import pytest
-from distributed import Client
+from distributed import Client, Lock
 
 import daskcollab as dc
 from daskcollab import testing
@@ -134,6 +134,16 @@ def test_money_actually_spent_is_compared_with_the_budget_while_the_run_goes(cli
     with pytest.raises(dc.BudgetError, match=r"workflow 'overspent', field 'budget': run overspent-\w+: spent "
                                              r"\$[0-9.]+ \(held\) of a \$2e-05 budget"):
         dc.run(workflow(), client, progress=False)
+    # the run given up stopped its 400-round training: no rank computes, every worker's lock is free
+    # (the next run used to wait ~30 s for the abandoned collective to finish)
+    ranks = client.run_on_scheduler(lambda dask_scheduler: [
+        str(k) for k, ts in dask_scheduler.tasks.items() if str(k).startswith("xgboost-rank") and ts.state == "processing"])
+    assert ranks == []
+    with client.as_current():
+        for address in client.scheduler_info()["workers"]:
+            lock = Lock(f"daskcollab-xgboost-worker-{address}")
+            assert lock.acquire(blocking=False), f"{address}'s xgboost lock is still held"
+            lock.release()
 
 
 def test_two_runs_on_one_scheduler_keep_separate_ledgers(client, clf_store, tmp_path):
