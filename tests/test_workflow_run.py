@@ -190,3 +190,45 @@ def test_standardize_imputes_with_training_means_and_scales(client, tmp_path):
     # the filled cells become the column's lowest value (-100 lies far below every observed value)
     np.testing.assert_allclose(constant[::7, 1], constant[:, 1].min())
     assert constant[1, 1] > constant[0, 1] + 1
+
+
+def test_a_stacking_run_repeated_on_one_cluster_reuses_no_fold_key(client, clf_store):
+    """Each run's side-by-side fold fits have their own keys: a repeated run never resubmits a key
+    the scheduler may still know with other dependencies (Dask warns that this can deadlock)."""
+    from distributed import get_task_stream
+
+    def fold_keys_of_a_run() -> set[str]:
+        src = dc.ZarrSource(clf_store, name="src", split=dc.RowSplit(validation=0.25, test=0.25, seed=0))
+        xgb = dc.XGBoostModel(src, name="xgb", params={"max_depth": 3}, rounds=5)
+        lin = dc.LinearModel(dc.Standardize(src, name="scaled"), name="logreg")
+        stack = dc.Blend([xgb, lin], name="stack", method="stacking", folds=3, local_fold_fraction=0.1)
+        with get_task_stream(client) as stream:
+            dc.run(dc.Workflow("s", [dc.Evaluate([xgb, lin, stack])]), client, progress=False)
+        return {t["key"] for t in stream.data if str(t["key"]).startswith("fit_predict_local")}
+
+    warned_before = _run_spec_warnings(client)
+    first, second = fold_keys_of_a_run(), fold_keys_of_a_run()
+    assert len(first) == len(second) == 6  # 2 models x 3 folds
+    assert not first & second
+    assert _run_spec_warnings(client) == warned_before
+
+
+def _run_spec_warnings(client) -> int:
+    return sum("Detected different `run_spec`" in msg for _, msg in client.get_scheduler_logs(n=10_000))
+
+
+def test_a_finished_run_holds_no_data_on_the_cluster(client, clf_store):
+    """Once ``run`` returns (its result still in hand) no future of the run is left: nothing the
+    run computed stays in cluster memory, run after run (the xgboost stage's context used to be
+    kept alive by the client's event-loop tasks, with the booster and its predictions)."""
+    import gc
+
+    src = dc.ZarrSource(clf_store, name="src", split=dc.RowSplit(validation=0.25, test=0.25, seed=0))
+    xgb = dc.XGBoostModel(src, name="xgb", params={"max_depth": 3}, rounds=5)
+    lin = dc.LinearModel(dc.Standardize(src, name="scaled"), name="logreg")
+    stack = dc.Blend([xgb, lin], name="stack", method="stacking", folds=3, local_fold_fraction=0.1)
+    workflow = dc.Workflow("s", [dc.Evaluate([xgb, lin, stack])])
+    results = [dc.run(workflow, client, progress=False) for _ in range(2)]
+    gc.collect()
+    assert all(r.metrics["stack"]["auc"] > 0.5 for r in results)
+    assert list(client.futures) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import threading
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,17 +57,21 @@ class StageContext:
         logger.info("%s: " + message, self.stage, *args)
 
 
-_CURRENT: contextvars.ContextVar[StageContext | None] = contextvars.ContextVar("daskcollab_stage", default=None)
+#: A weak reference: asyncio copies the calling thread's context into every callback and task it
+#: schedules from there (the client's own, long-lived ones included), and a strong reference would
+#: keep the stage's context, and the futures it tracks, alive on the cluster after the run.
+_CURRENT: contextvars.ContextVar[weakref.ref[StageContext] | None] = contextvars.ContextVar("daskcollab_stage", default=None)
 
 
 def current_context() -> StageContext | None:
     """The context of the stage running in this thread (None outside a run)."""
-    return _CURRENT.get()
+    ref = _CURRENT.get()
+    return None if ref is None else ref()
 
 
 def set_context(ctx: StageContext) -> contextvars.Token:
     """Make ``ctx`` the current stage's context in this thread (the runner does, per attempt)."""
-    return _CURRENT.set(ctx)
+    return _CURRENT.set(weakref.ref(ctx))
 
 
 def reset_context(token: contextvars.Token) -> None:

@@ -11,6 +11,7 @@ from typing import ClassVar
 
 import dask
 import dask.array as da
+from dask.base import tokenize
 import numpy as np
 
 from daskcollab._errors import DataError, WorkflowError, stage_message
@@ -243,7 +244,10 @@ def _out_of_fold_column(stage: Blend, ctx: StageContext, model, out: Predictions
         X_fit, y_fit = select_fold(X_train, folds, k, held_out=False), select_fold(y_train, folds, k, held_out=False)
         X_new = select_fold(X_train, folds, k, held_out=True)
         if side_by_side:
-            held_out.append(dask.delayed(fit_predict_local, pure=True)(local, X_fit, y_fit, X_new))
+            # the arrays reach the task through finalize keys named afresh per call: a key of the
+            # run's own keeps a repeated run from resubmitting this key with other dependencies
+            name = "fit_predict_local-" + tokenize(local, X_fit.name, y_fit.name, X_new.name, ctx.run_id)
+            held_out.append(dask.delayed(fit_predict_local, pure=True)(local, X_fit, y_fit, X_new, dask_key_name=name))
         else:
             held_out.append(model._fit(ctx, X_fit, y_fit, out.task, n_classes).predict(X_new))
     if side_by_side:
