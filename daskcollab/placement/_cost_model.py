@@ -42,7 +42,9 @@ class StageEstimate:
     keeps busy at once while any of its tasks runs (busy seconds / active seconds); ``latency``
     the part of its wall time when none of its tasks runs (round trips, work on the client). On
     ``workers`` workers of speed ``speed`` it takes ``latency + work / (speed * min(width, workers))``
-    and holds ``min(width, workers)`` workers for the second term only.
+    and holds ``min(width, workers)`` workers for the second term only. ``price_per_work`` is the
+    $/h it paid per work-second when it was learned spread over several pools (the mix of pools
+    Dask's balancing chose); None where the pool's own price applies.
 
     Examples
     --------
@@ -54,6 +56,7 @@ class StageEstimate:
     width: float = math.inf
     latency: float = 0.0
     source: EstimateSource = EstimateSource.DEFAULT
+    price_per_work: float | None = None
 
     def workers_used(self, workers: int) -> int:
         return max(1, min(int(math.ceil(self.width)) if math.isfinite(self.width) else workers, workers))
@@ -78,7 +81,7 @@ class CostModel:
     STAGE_MEMORY = 4
     #: Slippage is clamped to this range: a plan is never assumed faster, nor more than 3x slower.
     SLIPPAGE_RANGE = (1.0, 3.0)
-    VERSION = 2
+    VERSION = 3
 
     def __init__(self) -> None:
         self._tasks: dict[str, list[float]] = {}  # "wf|stage|prefix|pool" -> [work, n]
@@ -107,16 +110,20 @@ class CostModel:
         self._tasks_any_pool[key] = _faded(self._tasks_any_pool.get(key, [0.0, 0]), (work,), self.MEMORY)
 
     # ------------------------------------------------------------------ stages
-    def observe_stage(self, workflow: str, stage: str, pool: str, *, work: float, width: float, latency: float) -> None:
-        """One finished stage of a run, mostly on ``pool``: work at speed 1, workers used, non-compute seconds."""
+    def observe_stage(self, workflow: str, stage: str, pool: str, *, work: float, width: float, latency: float,
+                      cost: float = 0.0) -> None:
+        """One finished stage of a run, planned on ``pool`` (a pool, or every pool: ``"*"``): work at
+        speed 1, workers used, non-compute seconds, and the busy money it cost."""
         pools = self._stages.setdefault(f"{workflow}|{stage}", {})
-        pools[pool] = _faded(pools.get(pool, [0.0, 0.0, 0.0, 0]), (work, width, latency), self.STAGE_MEMORY)
+        entry = pools.get(pool, [0.0, 0.0, 0.0, 0.0, 0])
+        pools[pool] = _faded(entry, (work, width, latency, cost), self.STAGE_MEMORY)
 
     def stage_estimates(self, workflow: str, stage: str) -> dict[str, StageEstimate]:
         """``{pool: StageEstimate}`` learned for a stage (empty when it never ran)."""
         return {
-            pool: StageEstimate(work / n, max(width / n, 1.0), latency / n, EstimateSource.LEARNED)
-            for pool, (work, width, latency, n) in self._stages.get(f"{workflow}|{stage}", {}).items()
+            pool: StageEstimate(work / n, max(width / n, 1.0), latency / n, EstimateSource.LEARNED,
+                                cost * 3600.0 / work if work > 0 else None)
+            for pool, (work, width, latency, cost, n) in self._stages.get(f"{workflow}|{stage}", {}).items()
             if n
         }
 
@@ -155,7 +162,8 @@ class CostModel:
         else:
             model._tasks = {k: [float(v[0]), int(v[1])] for k, v in data.get("tasks", {}).items()}
             model._tasks_any_pool = {k: [float(v[0]), int(v[1])] for k, v in data.get("tasks_any_pool", {}).items()}
-            model._stages = {k: {p: [float(x) for x in v[:3]] + [int(v[3])] for p, v in pools.items()}
+            # [work, width, latency, cost, n]; a file of version 2 has no cost: its stages are relearned
+            model._stages = {k: {p: [float(x) for x in v[:4]] + [int(v[4])] for p, v in pools.items() if len(v) == 5}
                              for k, pools in data.get("stages", {}).items()}
         for name in ("overhead", "slippage"):
             value = data.get(name)

@@ -424,8 +424,9 @@ class Ledger:
 
 
 def stage_observation(record: StageRecord, speeds: Mapping[str, float],
-                      run: RunLedger | None = None) -> tuple[str, float, float, float] | None:
-    """What a finished stage teaches the cost model: ``(main pool, work at speed 1, width, latency)``.
+                      run: RunLedger | None = None) -> tuple[str, float, float, float, float] | None:
+    """What a finished stage teaches the cost model: ``(main pool, work at speed 1, width, latency,
+    busy $)``.
 
     Work sums busy seconds x pool speed; width is busy seconds per active second (>= 1); latency
     the stage's wall time when none of its tasks computed *and* its main pool had a free worker
@@ -446,4 +447,4 @@ def stage_observation(record: StageRecord, speeds: Mapping[str, float],
         on_pool = [(a, b) for s in run.stages.values() for a, b, pool, _ in s.intervals if pool == main]
         workers = len({w for s in run.stages.values() for _, _, pool, w in s.intervals if pool == main}) or 1
         latency -= sum(_all_busy(on_pool, workers, a, b) for a, b in gaps)
-    return main, work, width, max(0.0, latency)
+    return main, work, width, max(0.0, latency), sum(t.cost for t in record.by_pool.values())

@@ -481,14 +481,19 @@ class PlacementPlugin(SchedulerPlugin):
         record = self.ledger_.runs.get(run_id)
         if record is None:
             return None
+        plan = self.run_plans_.get(run_id)
         self._end_run(run_id, status)
         if status == "done" and self.learn_:
             speeds = {name: p.speed for name, p in self.live_pools().items()}
             for name, s in record.stages.items():
                 obs = stage_observation(s, speeds, record)
                 if obs is not None and s.state == "done":
-                    pool, work, width, latency = obs
-                    self.cost_model_.observe_stage(record.workflow, name, pool, work=work, width=width, latency=latency)
+                    main, work, width, latency, cost = obs
+                    # learned under the option it was planned on (a spread stage: "*", with the
+                    # money the pools' mix cost), so the next plan looks up what this one did
+                    planned = plan.stages.get(name) if plan is not None else None
+                    self.cost_model_.observe_stage(record.workflow, name, planned.pool if planned else main,
+                                                   work=work, width=width, latency=latency, cost=cost)
                     self.dirty_ = True
         self.save_cost_model()
         return self.ledger_.run_snapshot(record)

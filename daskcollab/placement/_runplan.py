@@ -123,12 +123,13 @@ class RunPlan:
 
 
 def estimate_for(spec: StageSpec, learned: Mapping[str, StageEstimate], pool: str, default_work: float) -> StageEstimate:
-    """A stage's estimate on ``pool``: learned there, else learned elsewhere (speed-normalised work),
-    else its ``cost`` hint, else ``default_work``."""
+    """A stage's estimate on ``pool``: learned there (with the money it cost per work-second there),
+    else learned elsewhere (speed-normalised work, priced by ``pool``), else its ``cost`` hint, else
+    ``default_work``."""
     if pool in learned:
         return learned[pool]
-    if learned:
-        return max(learned.values(), key=lambda e: e.work)  # the most conservative observation
+    if learned:  # the most conservative observation, priced by this option's own pools
+        return replace(max(learned.values(), key=lambda e: e.work), price_per_work=None)
     if spec.cost is not None:
         return StageEstimate(float(spec.cost), math.inf, 0.0, EstimateSource.HINT)
     return StageEstimate(float(default_work), math.inf, 0.0, EstimateSource.DEFAULT)
@@ -220,7 +221,9 @@ def _schedule(run: _Run, choose: str, target: float = math.inf, origin: float = 
             if spec.name in fixed:
                 start, end = fixed[spec.name][1], max(fixed[spec.name][2], ready)
                 hold = min(hold, end - start)
-            cost = e.work * option.price_per_work / 3600.0
+            # a spread stage costs what the pools' mix cost it when it was learned spread; one pool its price
+            spread_price = e.price_per_work if option.name == ALL_POOLS else None
+            cost = e.work * (option.price_per_work if spread_price is None else spread_price) / 3600.0
             if choose == "fastest":
                 key = (end, cost)
             elif choose == "cheapest":

@@ -158,6 +158,8 @@ def test_page_without_placement_shows_stages(clf_store):
         xgb = dc.XGBoostModel(src, name="xgb", rounds=3)
         # the in-process scheduler's log: daskcollab's run_on_scheduler calls leave no INFO line there
         records, dask_log = _Records(), logging.getLogger("distributed.worker")
+        level = dask_log.level  # an earlier test in this process may have quieted Dask's loggers
+        dask_log.setLevel(logging.INFO)
         dask_log.addHandler(records)
         try:
             result = dc.run(dc.Workflow("dash", [dc.Evaluate([xgb], name="ev")]), client, progress=False)
@@ -168,6 +170,7 @@ def test_page_without_placement_shows_stages(clf_store):
             assert client.run_on_scheduler(users_own_call) == 2
         finally:
             dask_log.removeHandler(records)
+            dask_log.setLevel(level)
         assert [line for line in records.lines if "out-of-band" in line] == [
             "Run out-of-band function 'users_own_call'"]
         base = f"http://127.0.0.1:{client.scheduler_info()['services']['dashboard']}"

@@ -41,8 +41,8 @@ def test_waiting_for_workers_other_stages_hold_is_not_latency():
                            worker="w", run="r", start=start, stop=stop)
     s = run.stages["s"]
     s.started, s.finished = 0.0, 14.0
-    pool, work, width, latency = stage_observation(s, {"p": 2.0}, run)
-    assert (pool, work, width) == ("p", 6.0, 1.0)  # 3 busy seconds at speed 2
+    pool, work, width, latency, cost = stage_observation(s, {"p": 2.0}, run)
+    assert (pool, work, width, cost) == ("p", 6.0, 1.0, 0.0)  # 3 busy seconds at speed 2, on a free pool
     assert latency == pytest.approx(3.0)  # the 8 s wait for the busy worker is contention, not latency
     assert stage_observation(s, {"p": 2.0})[3] == pytest.approx(11.0)  # without the run: every gap counts
 
@@ -80,3 +80,17 @@ def test_a_worker_asked_for_by_name_takes_its_own_request():
     ledger.worker_requested("spot", 3.6, 1, now=20.0)
     ledger.worker_up("tcp://c", "spot", 3.6, now=21.0, name="other")
     assert ledger.startup_seconds_by_pool(20.0, 30.0) == {"spot": pytest.approx(1.0)}
+
+
+def test_a_stage_spread_over_two_pools_teaches_the_money_its_mix_of_pools_cost():
+    ledger = Ledger()
+    run = ledger.start_run("r", "wf", budget=None, deadline=None, now=0.0)
+    # Dask's balancing put 3 of the stage's 4 seconds on the cheap pool
+    for i, (pool, price) in enumerate((("spot", 0.36), ("spot", 0.36), ("spot", 0.36), ("ondemand", 1.44))):
+        ledger.record_task(f"t{i}", stage="s", pool=pool, duration=1.0, price_per_hour=price, worker=pool,
+                           run="r", start=i, stop=i + 1)
+    s = run.stages["s"]
+    s.started, s.finished = 0.0, 4.0
+    main, work, _, _, cost = stage_observation(s, {"spot": 1.0, "ondemand": 1.0}, run)
+    assert (main, work) == ("spot", 4.0)
+    assert cost == pytest.approx((3 * 0.36 + 1.44) / 3600)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from daskcollab.placement import ALL_POOLS, Mode, Objective, Pool, RunSpec, StageSpec, plan_run
@@ -47,3 +49,33 @@ def test_a_replan_keeps_what_ran():
     late = _replan(_chain(deadline=30.0), a_finished=24.0)
     a = late.stages["a"]
     assert (a.pool, a.start, a.finish) == ("spot", 0.0, 24.0)
+
+
+def test_a_spread_stage_is_priced_by_the_mix_of_pools_it_was_learned_on():
+    """A stage left to Dask's balancing over every pool costs what that mix cost when it was learned
+    there, not the pools' capacity-weighted price; on one pool, that pool's price."""
+    from daskcollab.placement._cost_model import CostModel
+
+    cm = CostModel()
+    # 10 work-seconds that cost 0.15 $/h per work-second: mostly on spot (0.1), some on fast (0.4 / speed 2)
+    cm.observe_stage("wf", "a", ALL_POOLS, work=10.0, width=2.0, latency=0.0, cost=10.0 * 0.15 / 3600)
+    learned = CostModel.from_dict(cm.to_dict()).stage_estimates("wf", "a")
+    assert learned[ALL_POOLS].price_per_work == pytest.approx(0.15)
+    spec = RunSpec("r", "wf", (StageSpec("a"),))
+    spread = plan_run(spec, [SPOT, FAST], estimates={"a": learned}, objective=Objective(Mode.FASTEST))
+    assert spread.pool_of("a") is None  # spread over both pools
+    assert spread.cost == pytest.approx(10.0 * 0.15 / 3600)
+    unlearned = plan_run(spec, [SPOT, FAST], estimates={"a": {ALL_POOLS: replace(learned[ALL_POOLS], price_per_work=None)}},
+                         objective=Objective(Mode.FASTEST))
+    assert unlearned.cost == pytest.approx(10.0 * (0.1 + 0.4) / (1.0 + 2.0) / 3600)  # capacity-weighted
+    cheap = plan_run(spec, [SPOT, FAST], estimates={"a": learned}, objective=Objective(Mode.CHEAPEST))
+    assert cheap.pool_of("a") == "spot" and cheap.cost == pytest.approx(10.0 * 0.1 / 3600)
+
+
+def test_stage_observations_of_a_version_2_cost_model_are_relearned():
+    from daskcollab.placement._cost_model import CostModel
+
+    old = {"version": 2, "tasks": {"wf|s|t|spot": [2.0, 1]}, "stages": {"wf|s": {"spot": [4.0, 1.0, 0.5, 1]}}}
+    cm = CostModel.from_dict(old)
+    assert cm.stage_estimates("wf", "s") == {}  # no money recorded: relearned by the next run
+    assert cm.estimate("s", "t", "spot", 9.0, workflow="wf") == 2.0  # task observations are kept
