@@ -7,7 +7,9 @@ Cases that need a running cluster (lost workers, a client crash) are in ``tests/
 
 from __future__ import annotations
 
+import os
 import pathlib
+import pickle
 import socket
 import threading
 
@@ -195,6 +197,38 @@ def test_malformed_input_gives_a_clear_error(env, case, error, pattern, call):
     if case not in SCHEMA_MESSAGES:
         assert "Fix" in str(caught.value)
     assert sorted(p.name for p in pathlib.Path(store).rglob("*")) == before  # no input lost or touched
+
+
+def test_a_store_of_pickled_objects_is_refused_and_nothing_in_it_runs(tmp_path):
+    """A Zarr v2 array of Python objects behind a ``pickle`` filter, whose chunks would run
+    ``os.system`` when unpickled: a clear DataError, and the command never runs."""
+    import json
+
+    import numcodecs
+
+    store, marker = tmp_path / "evil.zarr", tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    assert pickle.loads(pickle.dumps(Payload())) == 0 and marker.exists()  # a real exploit when unpickled
+    marker.unlink()
+    store.mkdir()
+    (store / ".zgroup").write_text(json.dumps({"zarr_format": 2}))
+    for name, shape in (("X", [2, 1]), ("y", [2])):
+        (store / name).mkdir()
+        (store / name / ".zarray").write_text(json.dumps({
+            "zarr_format": 2, "shape": shape, "chunks": shape, "dtype": "|O", "compressor": None, "fill_value": None,
+            "order": "C", "filters": [{"id": "pickle", "protocol": 5}], "dimension_separator": "."}))
+        chunk = np.empty(shape, dtype=object)
+        chunk[...] = Payload()
+        (store / name / ".".join("0" * len(shape))).write_bytes(numcodecs.Pickle().encode(chunk))
+    from daskcollab.data import open_dataset
+
+    with pytest.raises(DataError, match=r"stage 'evil', field 'features': array 'X' .*never decodes pickled objects.*Fix"):
+        open_dataset(store, "X", "y", dc.RowSplit(), stage="evil")  # what a ZarrSource stage runs
+    assert not marker.exists()
 
 
 def test_the_catalogue_has_sixty_cases():

@@ -63,13 +63,20 @@ def open_dataset(path: str | os.PathLike, features: str, labels: str, split: Spl
 
 
 def _array(group: zarr.Group, name: str, field: str, path: str, stage: str) -> zarr.Array:
-    if name not in group:
+    try:
+        arr = group[name] if name in group else None
+    except (ValueError, TypeError) as exc:  # metadata zarr cannot read, e.g. a pickled object array
+        raise DataError(
+            f"stage {stage!r}, field {field!r}: array {name!r} in {path!r} has metadata zarr cannot read "
+            f"({exc}); daskcollab reads int, float or bool arrays only and never decodes pickled objects. "
+            "Fix: rewrite the data with daskcollab.write_zarr_dataset"
+        ) from exc
+    if arr is None:
         arrays = sorted(k for k, _ in group.arrays())
         raise DataError(
             f"stage {stage!r}, field {field!r}: missing Zarr array {name!r} in {path!r} "
             f"(arrays there: {arrays!r}). Fix: set {field!r} to one of them"
         )
-    arr = group[name]
     if not isinstance(arr, zarr.Array):
         raise DataError(
             f"stage {stage!r}, field {field!r}: {name!r} in {path!r} is a group, not an array. "
