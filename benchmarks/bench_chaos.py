@@ -3,7 +3,9 @@
 One real local cluster (4 worker processes with nannies, 1 thread each, TCP). For each stage of a
 classification workflow (source, standardize, xgboost ranks, logistic regression, stacking blend
 with its fold fits, evaluation, sink) one worker running a task of that stage is killed
-(SIGKILL; its nanny restarts it) mid-stage, ``--repeats`` times each; plus SIGTERM (a preemption)
+(SIGKILL) mid-stage, ``--repeats`` times each, once with its nanny restarting it and once gone for
+good (its nanny told not to restart it: the run goes on with 3 workers; the next case starts with 4
+again); plus SIGTERM (a preemption)
 during xgboost training; plus a client killed (SIGKILL) after training and the workflow run again.
 A reader thread polls every sink path during the runs and counts stores that look complete but
 are not (a half-written output).
@@ -39,7 +41,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _common import median, verdict, write_result  # noqa: E402
 
 import daskcollab as dc  # noqa: E402
-from daskcollab.testing import StageKiller, chaos_workflow  # noqa: E402
+from daskcollab.testing import StageKiller, chaos_workflow, keep_down  # noqa: E402
 
 logger = logging.getLogger("daskcollab.bench")
 ARRAYS = ("blend", "xgb", "logreg")
@@ -173,13 +175,15 @@ def main(argv=None):
             if i:
                 clean_walls.append(wall)
             ref = ref if ref is not None else read_outputs(out)
-        cases = [(stage, "SIGKILL", signal.SIGKILL) for stage in targets] + [("xgb", "SIGTERM", signal.SIGTERM)]
+        cases = [(stage, how, signal.SIGKILL) for stage in targets for how in ("SIGKILL", "gone")] \
+            + [("xgb", "SIGTERM", signal.SIGTERM)]
         for stage, how, sig in cases:
             for r in range(repeats):
                 ensure_workers(cluster, client, 4)
                 out = os.path.join(tmp, f"{stage}-{how}-{r}.zarr")
                 reader.paths.append(out)
-                killer = StageKiller(client, [TARGETS[stage]], sig=sig, delay=0.3)
+                killer = StageKiller(client, [TARGETS[stage]], sig=sig, delay=0.3,
+                                     before=keep_down(cluster) if how == "gone" else None)
                 wall, result, error = one_run(client, store, out, rounds, killer)
                 same = None
                 if result is not None:

@@ -22,7 +22,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from daskcollab.placement import PLUGIN_NAME, PlacementPlugin, Pool
@@ -73,11 +73,14 @@ class StageKiller:
     stage is processing, then send ``sig``
     (``SIGKILL``: the worker dies; ``SIGTERM``: it is told to stop, as on a preempted node) to the
     process of one worker running it, and go on with the next stage. ``killed`` lists
-    ``(stage, worker address)`` per signal sent. Use as a context manager around ``daskcollab.run``.
+    ``(stage, worker address)`` per signal sent. ``before`` is called with that worker's address just
+    before the signal (e.g. :func:`keep_down`, so that its nanny does not restart it: the worker is
+    gone for good). Use as a context manager around ``daskcollab.run``.
     """
 
-    def __init__(self, client: Any, stages: Sequence[str], sig: int = signal.SIGKILL, delay: float = 0.0) -> None:
-        self.client, self.stages, self.sig, self.delay = client, list(stages), sig, delay
+    def __init__(self, client: Any, stages: Sequence[str], sig: int = signal.SIGKILL, delay: float = 0.0,
+                 before: Callable[[str], None] | None = None) -> None:
+        self.client, self.stages, self.sig, self.delay, self.before = client, list(stages), sig, delay, before
         self.killed: list[tuple[str, str]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True, name="daskcollab-stage-killer")
@@ -101,6 +104,8 @@ class StageKiller:
                         workers = self.client.run_on_scheduler(stage_workers, stage=stage, key=key) or workers
                     if workers:
                         pid = self.client.run(os.getpid, workers=[workers[-1]])[workers[-1]]
+                        if self.before is not None:
+                            self.before(workers[-1])
                         os.kill(pid, self.sig)
                         logging.getLogger("daskcollab.testing").warning(
                             "sent signal %d to worker %s (pid %d) during stage %r", self.sig, workers[-1], pid, stage)
@@ -109,6 +114,18 @@ class StageKiller:
                 except Exception:  # the worker left between the two calls: look again
                     pass
                 time.sleep(0.02)
+
+
+def keep_down(cluster: Any) -> Callable[[str], None]:
+    """For :class:`StageKiller`'s ``before``: stop the nanny of the worker at an address of
+    ``cluster`` (a ``LocalCluster`` / ``SpecCluster`` of nannies in this process) from restarting it."""
+
+    def before(address: str) -> None:
+        for nanny in list(cluster.workers.values()):
+            if getattr(nanny, "worker_address", None) == address:
+                nanny.close_gracefully(reason="daskcollab.testing: the worker is to stay down")  # closes once its worker exits
+
+    return before
 
 
 def chaos_workflow(store: str | os.PathLike, out: str | os.PathLike, *, rounds: int = 60, name: str = "chaos",

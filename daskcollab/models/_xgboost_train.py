@@ -353,6 +353,7 @@ def train_collective(
             attempt_annotations = {**annotations, ANNOTATION_KEY: {**collab, **({"pool": pool} if pool else {})},
                                    "retries": 0}
             token = uuid.uuid4().hex[:8]
+            _inputs_in_memory(X_parts + y_parts, given_up, stage)
             try:
                 with _holding(client, workers[:len(layout)], given_up, stage):
                     raw = _run_collective(client, layout, workers, X_parts, y_parts, starts, params, target - done,
@@ -409,6 +410,25 @@ def _run_collective(client: Client, layout: list[list[int]], workers: list[str],
     except BaseException:
         client.cancel(futures)
         raise
+
+
+def _inputs_in_memory(parts: list[Future], given_up: threading.Event, stage: str) -> None:
+    """Wait until every training chunk is in memory (chunks lost with a worker are recomputed by Dask
+    from their lineage) before any rank starts: a rank holds its worker's only thread while the
+    collective bootstraps, so a chunk still to be recomputed could find no free thread, and the
+    collective would wait for its last rank until ``collective-timeout`` (seen: 300 s, then failed)."""
+    pending = [p for p in parts if not p.done()]
+    while pending:
+        if given_up.is_set():
+            raise _given_up(stage)
+        try:
+            wait(pending, timeout=_POLL_S * 4)
+        except TimeoutError:
+            pass
+        pending = [p for p in pending if not p.done()]
+    for part in parts:
+        if part.status == "error":
+            part.result()  # raises the chunk's own error (e.g. a source chunk that cannot be read)
 
 
 def _given_up(stage: str) -> RunCancelledError:

@@ -28,3 +28,41 @@ def test_collectives_sharing_workers_take_turns_and_match_the_sequential_run(cli
     for name in ("xgb0", "xgb1", "xgb2"):
         np.testing.assert_array_equal(a[name][:], b[name][:], err_msg=name)
     assert together.metrics == alone.metrics
+
+
+def _slow_chunk(i: int, rows: int) -> np.ndarray:
+    import time
+
+    time.sleep(1.5 * i)  # chunk i is ready 1.5 s after chunk i - 1
+    rng = np.random.default_rng(i)
+    X = rng.normal(size=(rows, 3)).astype(np.float32)
+    return np.column_stack([X, (X[:, 0] > 0).astype(np.float32)])
+
+
+def test_no_rank_starts_before_every_training_chunk_is_in_memory(client):
+    """A rank holds its worker's only thread while the collective bootstraps; a chunk still to be
+    computed (or recomputed after a worker loss) must not have to wait for such a thread. Here the
+    second worker's chunk is computed 3 s after the first: no rank may start before it exists."""
+    import dask
+    import dask.array as da
+    from distributed import get_task_stream
+
+    from daskcollab.models._xgboost_train import train_collective
+
+    rows = 500
+    table = da.concatenate([da.from_delayed(dask.delayed(_slow_chunk, pure=False)(i, rows), (rows, 4), np.float32)
+                            for i in range(3)])
+    # without deterministic cuts no quantile sample waits for every chunk first (as on a retry,
+    # whose cuts are already known while chunks lost with a worker are recomputed)
+    with get_task_stream(client) as stream, dask.config.set({"collab.xgboost.deterministic": False}):
+        X, y = client.persist([table[:, :3], table[:, 3]])
+        train_collective(client, X, y, {"max_depth": 2}, 3, stage="xgb")
+    stops = {}
+    for t in stream.data:
+        for s in t["startstops"]:
+            if s["action"] == "compute":
+                stops.setdefault(str(t["key"]), []).append((s["start"], s["stop"]))
+    chunks_ready = max(stop for k, v in stops.items() if "slow_chunk" in k for _, stop in v)
+    rank_starts = [start for k, v in stops.items() if k.startswith("xgboost-rank-") for start, _ in v]
+    assert len(rank_starts) == 2
+    assert min(rank_starts) >= chunks_ready
