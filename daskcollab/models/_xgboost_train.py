@@ -44,9 +44,14 @@ How one training runs (:func:`train_collective`):
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import logging
 import math
+import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -255,30 +260,81 @@ def _train_rank(rank: int, comm: Mapping[str, Any], params: Mapping[str, Any], r
     return bytes(booster.save_raw("ubj")) if rank == 0 else None
 
 
-def _start_tracker(n_workers: int, host: str, timeout: int, dask_scheduler: Any = None) -> dict[str, Any]:
-    """Start xgboost's tracker (on the scheduler, like xgboost.dask); its worker arguments."""
+#: xgboost's tracker runs in a process of its own: its C++ thread calls std::terminate on some broken
+#: connections ("send system error: Broken pipe" when a rank's worker dies at the wrong moment),
+#: which aborted the whole process hosting it (the scheduler; with a LocalCluster, the user's). A
+#: small server imports xgboost once and forks one process per tracker (a fork starts in
+#: milliseconds; a fresh interpreter took 1.1 s here); a tracker that aborts ends only its process.
+_TRACKER_SERVER = """
+import json, os, signal, sys
+from xgboost.tracker import RabitTracker
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forked trackers are reaped by the system
+for line in sys.stdin:
+    n_workers, host, timeout = json.loads(line)
+    if os.fork() == 0:
+        try:
+            tracker = RabitTracker(n_workers=n_workers, host_ip=host, sortby="task", timeout=timeout)
+            tracker.start()
+            print(json.dumps({"args": tracker.worker_args(), "pid": os.getpid()}), flush=True)
+            tracker.wait_for()
+        except Exception as exc:
+            print(json.dumps({"error": str(exc)}), flush=True)
+        os._exit(0)  # skip the tracker's destructor, which re-raises a failed collective's error
+"""
+_TRACKERS: dict[str, Any] = {}  # "server": the running server process
+_TRACKERS_LOCK = threading.Lock()
+
+
+def _spawn_tracker(n_workers: int, host: str, timeout: int) -> dict[str, Any]:
+    """Start xgboost's tracker in a process of its own (see ``_TRACKER_SERVER``); its worker arguments."""
+    return _tracker_process(n_workers, host, timeout)["args"]
+
+
+def _tracker_process(n_workers: int, host: str, timeout: int) -> dict[str, Any]:
+    """``{"args": worker arguments, "pid": the tracker's process}``."""
+    if not hasattr(os, "fork"):  # Windows: in this process, on a thread (as xgboost.dask does)
+        return {"args": _thread_tracker(n_workers, host, timeout), "pid": os.getpid()}
+    request = json.dumps([int(n_workers), host, int(timeout)]) + "\n"
+    with _TRACKERS_LOCK:  # one request at a time: the next line the server prints answers it
+        for _ in range(2):  # a server that died is started again once
+            server = _TRACKERS.get("server")
+            if server is None or server.poll() is not None:
+                server = _TRACKERS["server"] = subprocess.Popen(
+                    [sys.executable, "-c", _TRACKER_SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            try:
+                server.stdin.write(request)
+                server.stdin.flush()
+                line = server.stdout.readline()
+            except (BrokenPipeError, OSError):
+                line = ""
+            if line:
+                answer = json.loads(line)
+                if "error" in answer:
+                    raise RuntimeError(f"xgboost's tracker did not start: {answer['error']}")
+                return answer
+            _TRACKERS.pop("server", None)
+    raise RuntimeError("xgboost's tracker server ended before it answered")
+
+
+def _thread_tracker(n_workers: int, host: str, timeout: int) -> dict[str, Any]:
     from xgboost.tracker import RabitTracker
 
     tracker = RabitTracker(n_workers=n_workers, host_ip=host, sortby="task", timeout=int(timeout))
     tracker.start()
-    args = dict(tracker.worker_args())
-    threading.Thread(target=_serve_tracker, args=(tracker,), daemon=True, name="daskcollab-xgboost-tracker").start()
-    return args
 
-
-def _serve_tracker(tracker: Any) -> None:
-    """Run the tracker to its end, then free it here: a tracker whose collective failed (a lost or
-    cancelled rank) raises that error from ``free``, which in ``__del__`` would surface as an
-    unraisable exception at some later garbage collection."""
-    try:
-        tracker.wait_for()
-    except Exception as exc:  # the collective failed; the trainer sees it from its ranks
-        logger.debug("xgboost tracker ended with %s", exc)
-    finally:
-        try:
+    def serve() -> None:
+        with contextlib.suppress(Exception):  # a failed collective: the trainer sees it from its ranks
+            tracker.wait_for()
+        with contextlib.suppress(Exception):  # freed here, not in __del__ at some later collection
             tracker.free()
-        except Exception as exc:
-            logger.debug("xgboost tracker freed with %s", exc)
+
+    threading.Thread(target=serve, daemon=True, name="daskcollab-xgboost-tracker").start()
+    return dict(tracker.worker_args())
+
+
+async def _start_tracker(n_workers: int, host: str, timeout: int, dask_scheduler: Any = None) -> dict[str, Any]:
+    """:func:`_spawn_tracker` on the scheduler (like xgboost.dask's tracker), off its event loop."""
+    return await asyncio.get_running_loop().run_in_executor(None, _spawn_tracker, n_workers, host, timeout)
 
 
 def _workers_view(dask_scheduler: Any = None) -> dict[str, dict[str, Any]]:
@@ -393,7 +449,7 @@ def _run_collective(client: Client, layout: list[list[int]], workers: list[str],
     except Exception:  # daskcollab (or xgboost) not importable on the scheduler: a tracker here
         from distributed.utils import get_ip
 
-        comm = _start_tracker(len(layout), get_ip(host), timeout)
+        comm = _spawn_tracker(len(layout), get_ip(host), timeout)
     comm = {**comm, "dmlc_timeout": timeout}
     futures = []
     with dask.annotate(**annotations):

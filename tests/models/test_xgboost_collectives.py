@@ -66,3 +66,27 @@ def test_no_rank_starts_before_every_training_chunk_is_in_memory(client):
     rank_starts = [start for k, v in stops.items() if k.startswith("xgboost-rank-") for start, _ in v]
     assert len(rank_starts) == 2
     assert min(rank_starts) >= chunks_ready
+
+
+def test_a_tracker_that_aborts_ends_only_its_own_process():
+    """xgboost's tracker calls std::terminate on some broken connections; it runs in a process of
+    its own, so an abort (SIGABRT) there leaves this process, and the next tracker, unharmed."""
+    import os
+    import signal
+    import time
+
+    from daskcollab.models._xgboost_train import _spawn_tracker, _tracker_process
+
+    first = _tracker_process(2, "127.0.0.1", 30)
+    assert first["pid"] != os.getpid() and {"dmlc_tracker_uri", "dmlc_tracker_port"} <= set(first["args"])
+    os.kill(first["pid"], signal.SIGABRT)
+    deadline = time.monotonic() + 30  # the system reaps it (a hang guard, not a speed check)
+    while time.monotonic() < deadline:
+        try:
+            os.kill(first["pid"], 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the aborted tracker process is still there")
+    assert _spawn_tracker(1, "127.0.0.1", 30)["dmlc_tracker_port"] != first["args"]["dmlc_tracker_port"]
