@@ -19,7 +19,7 @@ from daskcollab.models._row_sampling import (
     row_indices,
     supported,
 )
-from daskcollab.models._xgboost_train import samples_randomly, train_collective
+from daskcollab.models._xgboost_train import RANK_COUNT_TOLERANCE, samples_randomly, train_collective
 
 
 def _data(n=6_000, seed=0):
@@ -86,10 +86,10 @@ def test_a_subsampled_booster_is_the_same_on_one_rank_or_two_and_after_a_resume(
               "seed": 3}
     one = _train(client, X, y, params, 20, ranks=1).predict(xgboost.DMatrix(X))
     two = _train(client, X, y, params, 20, ranks=2).predict(xgboost.DMatrix(X))
-    np.testing.assert_allclose(two, one, atol=1e-6)
+    np.testing.assert_allclose(two, one, atol=RANK_COUNT_TOLERANCE)  # the documented tolerance across rank counts
     half = _train(client, X, y, params, 10, ranks=2)
     resumed = _train(client, X, y, params, 10, ranks=1, xgb_model=half).predict(xgboost.DMatrix(X))
-    np.testing.assert_allclose(resumed, one, atol=1e-6)
+    np.testing.assert_allclose(resumed, one, atol=RANK_COUNT_TOLERANCE)
     full = _train(client, X, y, {k: v for k, v in params.items() if k != "subsample"}, 20, ranks=1)
     assert np.abs(full.predict(xgboost.DMatrix(X)) - one).max() > 1e-3  # the rows really were subsampled
 

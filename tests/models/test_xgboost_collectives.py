@@ -90,3 +90,16 @@ def test_a_tracker_that_aborts_ends_only_its_own_process():
     else:
         raise AssertionError("the aborted tracker process is still there")
     assert _spawn_tracker(1, "127.0.0.1", 30)["dmlc_tracker_port"] != first["args"]["dmlc_tracker_port"]
+
+
+def test_a_tracker_whose_collective_failed_never_answers_the_next_request():
+    """A tracker whose ranks never came ends with an error; that must not reach the next training
+    as its tracker's arguments (it did: the next collective then waited for a dead tracker)."""
+    import time
+
+    from daskcollab.models._xgboost_train import _tracker_process
+
+    failed = _tracker_process(2, "127.0.0.1", 1)  # no rank will come: it times out after 1 s
+    time.sleep(2.5)
+    after = _tracker_process(1, "127.0.0.1", 30)
+    assert after["pid"] != failed["pid"] and after["args"]["dmlc_tracker_port"] != failed["args"]["dmlc_tracker_port"]
