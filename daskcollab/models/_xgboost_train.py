@@ -474,6 +474,10 @@ def _run_collective(client: Client, layout: list[list[int]], workers: list[str],
     assigned = workers[:len(layout)]
     try:
         return _watch(client, futures, assigned, stage, given_up)
+    except RunCancelledError:
+        client.cancel(futures)
+        _free_workers(client, token, notice=1.0)  # a rank still in the bootstrap would wait for its peers
+        raise
     except BaseException:
         client.cancel(futures)
         raise
@@ -548,11 +552,11 @@ def _executing_ranks(token: str, dask_worker: Any = None) -> bool:
     return any("xgboost-rank-" in str(ts.key) and str(ts.key).endswith(token) for ts in dask_worker.state.executing)
 
 
-def _free_workers(client: Client, token: str) -> None:
+def _free_workers(client: Client, token: str, notice: float = _LOSS_NOTICE_S) -> None:
     """After a loss: wait for the ranks of the failed collective to stop (their peers see EOF), and
     restart the workers whose rank is still blocked in a collective call (a thread cannot be
     cancelled; left alone it would hold the worker's thread until ``collective-timeout``)."""
-    deadline = time.monotonic() + _LOSS_NOTICE_S
+    deadline = time.monotonic() + notice
     while True:
         try:
             busy = [w for w, running in client.run(_executing_ranks, token, on_error="return").items() if running is True]

@@ -136,9 +136,14 @@ def test_money_actually_spent_is_compared_with_the_budget_while_the_run_goes(cli
         dc.run(workflow(), client, progress=False)
     # the run given up stopped its 400-round training: no rank computes, every worker's lock is free
     # (the next run used to wait ~30 s for the abandoned collective to finish)
-    ranks = client.run_on_scheduler(lambda dask_scheduler: [
-        str(k) for k, ts in dask_scheduler.tasks.items() if str(k).startswith("xgboost-rank") and ts.state == "processing"])
-    assert ranks == []
+    def computing_ranks():
+        return client.run_on_scheduler(lambda dask_scheduler: [
+            str(k) for k, ts in dask_scheduler.tasks.items() if str(k).startswith("xgboost-rank") and ts.state == "processing"])
+
+    deadline = time.monotonic() + 60  # the scheduler hears of the cancellation asynchronously (a hang guard)
+    while computing_ranks() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert computing_ranks() == []
     with client.as_current():
         for address in client.scheduler_info()["workers"]:
             lock = Lock(f"daskcollab-xgboost-worker-{address}")
