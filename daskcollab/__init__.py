@@ -12,7 +12,7 @@ Everything users need is importable from here::
 """
 
 from daskcollab import _config  # noqa: F401  (registers the collab.* config defaults)
-from daskcollab._errors import (
+from daskcollab._errors import (  # noqa: F401  (public, listed in __all__ below)
     BudgetError,
     ClusterError,
     DaskCollabError,
@@ -24,91 +24,30 @@ from daskcollab._errors import (
     WorkflowError,
     WorkflowFileError,
 )
-from daskcollab._result import RunResult
-from daskcollab.runtime._runner import connect, local_cluster, run
-from daskcollab.compile import CompiledStage, CompiledWorkflow
-from daskcollab.data import BUILDERS, ChunkSplit, Dataset, RowSplit, write_zarr_dataset
-from daskcollab.models import LinearSolver, Task
-from daskcollab.ensemble import EnsembleSelection, Stacking, Voting, WeightedAverage
-from daskcollab.models._files import load_model, load_pipeline, save_model, save_pipeline
-from daskcollab.models._pipeline import InputSpec, Pipeline
-from daskcollab.workflow import (
-    Blend,
-    BlendMethod,
-    Evaluate,
-    FitRows,
-    IncrementalModel,
-    LinearModel,
-    ModelSink,
-    PostFitModel,
-    Predictions,
-    SavedModel,
-    SearchModel,
-    Stage,
-    StageKind,
-    Standardize,
-    UpdateModel,
-    Workflow,
-    XGBoostModel,
-    ZarrSink,
-    ZarrSource,
-)
-from daskcollab.workflow._yaml import load_workflow
+from daskcollab._lazy import exports
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "BUILDERS",
-    "Blend",
-    "BlendMethod",
-    "BudgetError",
-    "ChunkSplit",
-    "ClusterError",
-    "CompiledStage",
-    "CompiledWorkflow",
-    "DaskCollabError",
-    "DataError",
-    "Dataset",
-    "EnsembleSelection",
-    "Evaluate",
-    "FitRows",
-    "IncrementalModel",
-    "InputSpec",
-    "LinearModel",
-    "LinearSolver",
-    "ModelSink",
-    "Pipeline",
-    "PostFitModel",
-    "Predictions",
-    "RecoveryError",
-    "RowSplit",
-    "RunCancelledError",
-    "RunResult",
-    "SavedModel",
-    "SearchModel",
-    "Stacking",
-    "Stage",
-    "StageKind",
-    "Standardize",
-    "Task",
-    "UnplaceableError",
-    "UpdateModel",
-    "UsageError",
-    "Voting",
-    "WeightedAverage",
-    "Workflow",
-    "WorkflowError",
-    "WorkflowFileError",
-    "XGBoostModel",
-    "ZarrSink",
-    "ZarrSource",
-    "connect",
-    "load_model",
-    "load_pipeline",
-    "load_workflow",
-    "local_cluster",
-    "run",
-    "save_model",
-    "save_pipeline",
-    "write_zarr_dataset",
-]
+_ERRORS = ["BudgetError", "ClusterError", "DaskCollabError", "DataError", "RecoveryError", "RunCancelledError",
+           "UnplaceableError", "UsageError", "WorkflowError", "WorkflowFileError"]
+_STAGES = ["Blend", "BlendMethod", "Evaluate", "FitRows", "IncrementalModel", "LinearModel", "ModelSink",
+           "PostFitModel", "Predictions", "SavedModel", "SearchModel", "Stage", "StageKind", "Standardize",
+           "UpdateModel", "Workflow", "XGBoostModel", "ZarrSink", "ZarrSource", "load_workflow"]
+
+# Everything else loads on first use (PEP 562): ``import daskcollab`` is cheap, and a scheduler or
+# worker preload (``daskcollab.deploy.scheduler`` / ``.worker``) imports no scikit-learn, scipy,
+# pandas, zarr or xgboost. Each name comes from its sub-package's public exports.
+__getattr__, __dir__, _lazy_all = exports(__name__, {
+    **{name: "daskcollab.workflow" for name in _STAGES},
+    "RunResult": "daskcollab.runtime", "connect": "daskcollab.runtime", "local_cluster": "daskcollab.runtime",
+    "run": "daskcollab.runtime",
+    "CompiledStage": "daskcollab.compile", "CompiledWorkflow": "daskcollab.compile",
+    "BUILDERS": "daskcollab.data", "ChunkSplit": "daskcollab.data", "Dataset": "daskcollab.data",
+    "RowSplit": "daskcollab.data", "write_zarr_dataset": "daskcollab.data",
+    "LinearSolver": "daskcollab.models", "Task": "daskcollab.models", "InputSpec": "daskcollab.models",
+    "Pipeline": "daskcollab.models", "load_model": "daskcollab.models", "load_pipeline": "daskcollab.models",
+    "save_model": "daskcollab.models", "save_pipeline": "daskcollab.models",
+    "EnsembleSelection": "daskcollab.ensemble", "Stacking": "daskcollab.ensemble", "Voting": "daskcollab.ensemble",
+    "WeightedAverage": "daskcollab.ensemble",
+})
+__all__ = sorted([*_ERRORS, *_lazy_all])

@@ -181,8 +181,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _run(args: argparse.Namespace) -> int:
     import dask.config
-    from daskcollab.runtime._runner import connect, run
-    from daskcollab.workflow._yaml import load_workflow
+
+    from daskcollab.runtime import connect, run
+    from daskcollab.workflow import load_workflow
 
     workflow = load_workflow(args.file)
     progress = False if args.no_progress else None
@@ -212,7 +213,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from daskcollab.workflow._yaml import load_workflow
+    from daskcollab.workflow import load_workflow
 
     workflow = load_workflow(args.file)
     print(f"{args.file}: OK, workflow {workflow.name!r} with {len(workflow.stages)} stages: "
@@ -221,7 +222,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _data(args: argparse.Namespace) -> int:
-    from daskcollab.data._builders import BUILDERS
+    from daskcollab.data import BUILDERS
 
     if args.name not in BUILDERS:
         logger.error("error: unknown dataset %r; registered: %r", args.name, sorted(BUILDERS))
@@ -243,10 +244,9 @@ def _plan(args: argparse.Namespace) -> int:
     import dask.config
     import yaml
 
-    from daskcollab.compile._plan import workflow_plan_report
-    from daskcollab.placement import EXAMPLE_POOLS
-    from daskcollab.placement._pools import pool_from_mapping
-    from daskcollab.workflow._yaml import load_workflow
+    from daskcollab.compile import workflow_plan_report
+    from daskcollab.placement import EXAMPLE_POOLS, pool_from_mapping
+    from daskcollab.workflow import load_workflow
 
     workflow = load_workflow(args.file)
     if args.pools:
@@ -282,7 +282,7 @@ def _kubernetes(args: argparse.Namespace) -> int:
         options = dict(image=args.image, namespace=args.namespace, nthreads=args.nthreads,
                        env=_pairs("--env", args.env), config=_pairs("--config", args.config))
         if args.job:
-            from daskcollab.workflow._yaml import load_workflow
+            from daskcollab.workflow import load_workflow
 
             load_workflow(args.job)  # a typo fails here, not in the runner pod
             docs = kube_job_manifests(args.name, pools, args.job, **options)
@@ -305,7 +305,7 @@ def _kubernetes(args: argparse.Namespace) -> int:
 
 
 def _schema(args: argparse.Namespace) -> int:
-    from daskcollab.workflow._yaml import workflow_schema
+    from daskcollab.workflow import workflow_schema
 
     print(json.dumps(workflow_schema(), indent=2))
     return 0

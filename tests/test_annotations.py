@@ -88,7 +88,7 @@ def test_every_task_of_array_delayed_and_model_stages_carries_its_annotations(cl
             for name, value in expected.items():
                 if name == "retries" and str(key).startswith("xgboost-rank-"):
                     # a training rank is never retried alone (its peers would wait on it for ever):
-                    # the stage retries the whole collective (runtime/_recovery.py)
+                    # the stage retries the whole collective (daskcollab/_recovery.py)
                     assert ann.get(name) == 0, (stage.name, key)
                     continue
                 assert ann.get(name) == value, (stage.name, key, name)

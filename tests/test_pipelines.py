@@ -13,7 +13,7 @@ import zarr
 
 import daskcollab as dc
 from daskcollab import DataError
-from daskcollab.runtime._context import StageContext
+from daskcollab._context import StageContext
 from testdata import make_classification_store
 
 

@@ -1,12 +1,13 @@
-"""Compile workflows into annotated stages and the stage graph the scheduler plans."""
+"""Compile workflows into annotated stages and the stage graph the scheduler plans.
 
-from daskcollab.compile._annotations import ANNOTATION_KEY, stage_annotations
-from daskcollab.compile._compiler import CompiledStage, CompiledWorkflow, compile_workflow
+Names load on first use (see :mod:`daskcollab._lazy`).
+"""
 
-__all__ = [
-    "ANNOTATION_KEY",
-    "CompiledStage",
-    "CompiledWorkflow",
-    "compile_workflow",
-    "stage_annotations",
-]
+from daskcollab._lazy import exports
+
+__getattr__, __dir__, __all__ = exports(__name__, {
+    "ANNOTATION_KEY": "daskcollab._contract",
+    "stage_annotations": "_annotations",
+    "CompiledStage": "_compiler", "CompiledWorkflow": "_compiler", "compile_workflow": "_compiler",
+    "workflow_plan_report": "_plan", "workflow_plans": "_plan",
+})

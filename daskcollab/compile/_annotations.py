@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from daskcollab._contract import ANNOTATION_KEY
-from daskcollab.workflow._stage import Stage
+from daskcollab.workflow import Stage
+
 
 def stage_annotations(workflow: str, stage: Stage, *, run: str | None = None) -> dict[str, Any]:
     """The ``dask.annotate`` keyword arguments for every task of ``stage``.

@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from daskcollab.compile._annotations import stage_annotations
-from daskcollab.placement._runplan import RunSpec, StageSpec
-from daskcollab.workflow._stage import Stage
-from daskcollab.workflow._workflow import Workflow
+from daskcollab.placement import RunSpec, StageSpec
+from daskcollab.workflow import Stage, Workflow
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from daskcollab.placement._planning import DEFAULT_TRADEOFF, Mode, Pool
-from daskcollab.placement._runplan import RunPlan, plan_with_model
-from daskcollab.workflow._workflow import Workflow
+from daskcollab.placement import DEFAULT_TRADEOFF, Mode, Pool, RunPlan, plan_with_model
+from daskcollab.workflow import Workflow
 
 
 def workflow_plans(workflow: Workflow, pools: Sequence[Pool], *, model: Any = None, modes: Iterable[Mode] = tuple(Mode),
@@ -21,7 +20,7 @@ def workflow_plans(workflow: Workflow, pools: Sequence[Pool], *, model: Any = No
     """The plan of ``workflow`` on ``pools`` per mode (the run's own budget and deadline apply)."""
     import dask.config
 
-    from daskcollab.placement._plugin import cost_model_path, load_cost_model
+    from daskcollab.placement import cost_model_path, load_cost_model
 
     model = load_cost_model(cost_model_path()) if model is None else model
     tradeoff = float(dask.config.get("collab.placement.tradeoff", DEFAULT_TRADEOFF, override_with=tradeoff))

@@ -32,7 +32,7 @@ from distributed.dashboard.components.shared import DashboardComponent
 from distributed.dashboard.utils import update
 from distributed.utils import log_errors
 
-from daskcollab.dashboard._view import (
+from daskcollab.view import (
     STATE_COLOURS,
     BudgetState,
     DeadlineState,
@@ -234,7 +234,7 @@ class RunsPage(DashboardComponent):
         update(self.stage_source, data)
 
     def _outcome(self, v: dict[str, Any]) -> None:
-        from daskcollab.report._html import outcome_tables
+        from daskcollab.view import outcome_tables
 
         self.outcome.text = outcome_tables(v) or (
             "<i>Metrics and blend weights appear here when the run ends.</i>" if v["status"] == "running" else "")

@@ -57,7 +57,7 @@ def run_data(scheduler: Any, run_id: str | None) -> tuple[list[str], dict[str, A
 
 def run_views(scheduler: Any) -> dict[str, dict[str, Any]]:
     """Every run the stage monitor knows, as :func:`~daskcollab.dashboard._view.run_view` shows it."""
-    from daskcollab.dashboard._view import run_view
+    from daskcollab.view import run_view
 
     monitor = scheduler.plugins.get(MONITOR_NAME)
     out = {}

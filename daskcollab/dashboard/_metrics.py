@@ -128,7 +128,7 @@ class Collector:
         stage = Gauge(self.name("stage_duration_seconds"), "Wall seconds of each stage (so far, while it runs)",
                       labels=[*labels, "stage", "state"])
         stages = Gauge(self.name("stages"), "Stages of a run by state", labels=[*labels, "state"])
-        from daskcollab.dashboard._view import STAGE_STATES
+        from daskcollab.view import STAGE_STATES
 
         for v in shown:
             key = [str(v["workflow"]), str(v["run_id"])]

@@ -8,9 +8,9 @@ from typing import Any
 
 from distributed.diagnostics.plugin import SchedulerPlugin
 
-from daskcollab._contract import ANNOTATION_KEY
+from daskcollab._contract import ANNOTATION_KEY, MONITOR_PLUGIN
 
-MONITOR_NAME = "daskcollab-stage-monitor"
+MONITOR_NAME = MONITOR_PLUGIN
 #: Runs kept (oldest finished runs are dropped first).
 MAX_RUNS = 100
 

@@ -1,14 +1,18 @@
-"""Zarr sources and sinks, splits, and the registered datasets."""
+"""Zarr sources and sinks, splits, atomic outputs, and the registered datasets.
 
-from daskcollab.data._builders import BUILDERS, build_flights, build_sensor_fusion
-from daskcollab.data._dataset import Dataset, sample_rows, select_fold, select_rows
-from daskcollab.data._split import ChunkSplit, Part, RowFolds, RowSample, RowSplit, SplitPlan, resolve_split
-from daskcollab.data._write_dataset import write_zarr_dataset
-from daskcollab.data._zarr_sink import write_predictions
-from daskcollab.data._zarr_source import open_dataset
+Names load on first use (see :mod:`daskcollab._lazy`).
+"""
 
-__all__ = [
-    "BUILDERS", "ChunkSplit", "Dataset", "Part", "RowFolds", "RowSample", "RowSplit", "SplitPlan", "build_flights",
-    "build_sensor_fusion", "open_dataset", "resolve_split", "sample_rows", "select_fold", "select_rows", "write_predictions",
-    "write_zarr_dataset",
-]
+from daskcollab._lazy import exports
+
+__getattr__, __dir__, __all__ = exports(__name__, {
+    "BUILDERS": "_builders", "build_flights": "_builders", "build_sensor_fusion": "_builders",
+    "Dataset": "_dataset", "MAX_CLASSES": "_dataset", "describe_chunks": "_dataset", "part_codes": "_dataset",
+    "row_ids": "_dataset", "sample_rows": "_dataset", "select_fold": "_dataset", "select_rows": "_dataset",
+    "ChunkSplit": "_split", "PART_CODES": "_split", "Part": "_split", "RowFolds": "_split", "RowSample": "_split",
+    "RowSplit": "_split", "Split": "_split", "SplitPlan": "_split", "resolve_split": "_split",
+    "write_zarr_dataset": "_write_dataset",
+    "write_predictions": "_zarr_sink",
+    "open_dataset": "_zarr_source",
+    "OutputKind": "_atomic", "check_replaceable": "_atomic", "output_kind": "_atomic", "swap_into_place": "_atomic",
+})

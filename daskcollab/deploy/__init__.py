@@ -18,63 +18,22 @@
   decision rule :func:`target_workers` and state :class:`ElasticPolicy`, the scheduler-side
   :class:`ElasticPlugin` (local pools) and the log of its steps (:class:`ScaleAction`).
 
-Kubernetes names resolve lazily: importing this package needs no dask-kubernetes.
+Names load on first use (see :mod:`daskcollab._lazy`): importing this package needs no dask-kubernetes,
+and the preloads below it import only what they install.
 """
 
-from __future__ import annotations
+from daskcollab._lazy import exports
 
-from typing import Any
-
-from daskcollab.deploy._elastic import (
-    ELASTIC_PLUGIN_NAME,
-    ElasticController,
-    ElasticPlugin,
-    ElasticPolicy,
-    ScaleAction,
-    target_workers,
-)
-from daskcollab.deploy._local import (
-    WORKER_PRELOAD,
-    LocalPoolScaler,
-    LocalPoolsCluster,
-    placement_plugin,
-    pool_worker_specs,
-    start_local_pools,
-)
-from daskcollab.deploy._scaling import SCALING_PLUGIN_NAME, PoolScaler, PoolScalingPlugin, Scaled, check_scale
-
-_KUBE = {
+__getattr__, __dir__, __all__ = exports(__name__, {
+    "ELASTIC_PLUGIN_NAME": "_elastic", "ElasticController": "_elastic", "ElasticPlugin": "_elastic",
+    "ElasticPolicy": "_elastic", "ScaleAction": "_elastic", "target_workers": "_elastic",
+    "LocalPoolScaler": "_local", "LocalPoolsCluster": "_local", "placement_plugin": "_local",
+    "pool_worker_specs": "_local", "start_local_pools": "_local",
+    "SCALING_PLUGIN_NAME": "_scaling", "PoolScaler": "_scaling", "PoolScalingPlugin": "_scaling", "Scaled": "_scaling",
+    "check_scale": "_scaling",
+    "SCHEDULER_PRELOAD": "daskcollab._contract", "WORKER_PRELOAD": "daskcollab._contract",
     "KubePool": "_kube_pools", "kube_pool": "_kube_pools", "load_kube_pools": "_kube_pools",
     "kube_manifests": "_kube_manifests", "kube_job_manifests": "_kube_manifests", "kube_worker_spec": "_kube_manifests",
-    "manifests_yaml": "_kube_manifests", "worker_group": "_kube_manifests", "SCHEDULER_PRELOAD": "_kube_manifests",
+    "manifests_yaml": "_kube_manifests", "worker_group": "_kube_manifests",
     "start_kube_cluster": "_kube_cluster", "KubePoolScaler": "_kube_cluster",
-}
-
-__all__ = [
-    "ELASTIC_PLUGIN_NAME",
-    "SCALING_PLUGIN_NAME",
-    "WORKER_PRELOAD",
-    "ElasticController",
-    "ElasticPlugin",
-    "ElasticPolicy",
-    "LocalPoolScaler",
-    "LocalPoolsCluster",
-    "PoolScaler",
-    "PoolScalingPlugin",
-    "ScaleAction",
-    "Scaled",
-    "check_scale",
-    "placement_plugin",
-    "pool_worker_specs",
-    "start_local_pools",
-    "target_workers",
-    *sorted(_KUBE),
-]
-
-
-def __getattr__(name: str) -> Any:
-    if name in _KUBE:
-        import importlib
-
-        return getattr(importlib.import_module(f"daskcollab.deploy.{_KUBE[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+})

@@ -51,17 +51,15 @@ from distributed.core import Status
 from distributed.diagnostics.plugin import SchedulerPlugin
 
 from daskcollab import _config
+from daskcollab._contract import ELASTIC_PLUGIN
 from daskcollab._errors import DaskCollabError, stage_message
 from daskcollab.deploy._scaling import PoolScaler, Scaled
-from daskcollab.placement._demand import PoolDemand
-from daskcollab.placement._plugin import PLUGIN_NAME
-from daskcollab.placement._pools import pool_from_mapping
-from daskcollab.placement._spec import Pool
+from daskcollab.placement import PLUGIN_NAME, Pool, PoolDemand, pool_from_mapping
 
 logger = logging.getLogger("daskcollab.deploy")
 
 #: Name of :class:`ElasticPlugin` on the scheduler.
-ELASTIC_PLUGIN_NAME = "daskcollab-elastic"
+ELASTIC_PLUGIN_NAME = ELASTIC_PLUGIN
 #: Default share of the start-up time added to the look-ahead window.
 DEFAULT_MARGIN = 0.5
 #: Start-up time (s) assumed for a pool until one is measured, when none is given.

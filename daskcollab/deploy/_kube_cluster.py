@@ -28,7 +28,7 @@ from daskcollab._errors import DaskCollabError, stage_message
 from daskcollab.deploy._kube_manifests import _operator, kube_manifests, worker_group
 from daskcollab.deploy._kube_pools import KubePool, load_kube_pools
 from daskcollab.deploy._scaling import RETIRE_HANDLER, Scaled, check_pool, check_scale
-from daskcollab.placement._planning import Pool
+from daskcollab.placement import Pool
 
 logger = logging.getLogger("daskcollab.deploy")
 

@@ -26,6 +26,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from daskcollab._contract import POOL_ENV, PRICE_ENV, SCHEDULER_PRELOAD, SPEED_ENV, WORKER_PRELOAD
 from daskcollab.deploy._kube_pools import (
     KubePool,
     _container_resources,
@@ -36,11 +37,9 @@ from daskcollab.deploy._kube_pools import (
     kube_pool,
     load_kube_pools,
 )
-from daskcollab.deploy._local import WORKER_PRELOAD
-from daskcollab.placement._planning import Pool
+from daskcollab.placement import Pool
 
 #: Scheduler preload that installs the placement plugin, pool scaling and the dashboard page.
-SCHEDULER_PRELOAD = "daskcollab.deploy.scheduler"
 WORKER_COMMAND = ("dask", "worker")
 SCHEDULER_COMMAND = ("dask", "scheduler")
 #: Pod label carrying the pool name on every worker pod.
@@ -110,8 +109,7 @@ def kube_worker_spec(
     kp = kube_pool(pool)
     p = kp.pool
     variables = {**_string_map(env, "env", "{KEY: value}"), **config_env(config), **kp.env}
-    variables.update(DASKCOLLAB_POOL=p.name, DASKCOLLAB_PRICE=repr(float(p.price_per_hour)),
-                     DASKCOLLAB_SPEED=repr(float(p.speed)))
+    variables.update({POOL_ENV: p.name, PRICE_ENV: repr(float(p.price_per_hour)), SPEED_ENV: repr(float(p.speed))})
     resources = kp.container_resources()
     spec = _operator().make_worker_spec(
         image=kp.image or image, n_workers=p.workers, resources=resources or None, env=variables,

@@ -29,9 +29,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from daskcollab._contract import WORKER_ENV
 from daskcollab._errors import DaskCollabError, stage_message
-from daskcollab.placement._planning import Pool
-from daskcollab.placement._pools import pool_from_mapping
+from daskcollab.placement import Pool, pool_from_mapping
 
 #: Container resource asked for when a pool has the abstract resource ``GPU``.
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -41,7 +41,7 @@ DEFAULT_NODE_POOL_LABEL = "cloud.google.com/gke-nodepool"
 #: Keys of a pool's ``kubernetes:`` block (``-`` or ``_`` spelling).
 KUBERNETES_KEYS = ("node-pool", "node-pool-label", "node-selector", "tolerations", "resources", "nthreads", "image",
                    "env", "labels")
-ENV_RESERVED = ("DASKCOLLAB_POOL", "DASKCOLLAB_PRICE", "DASKCOLLAB_SPEED")
+ENV_RESERVED = WORKER_ENV
 _STAGE = "kubernetes"
 #: RFC 1035 label (Service names, and so pool and cluster names): lowercase, starts with a letter.
 DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")

@@ -22,16 +22,13 @@ from typing import Any
 from distributed import Nanny, Scheduler, SpecCluster, Worker
 from distributed.core import Status
 
+from daskcollab._contract import POOL_ENV, PRICE_ENV, SPEED_ENV, WORKER_PRELOAD
 from daskcollab._errors import DaskCollabError, stage_message
 from daskcollab.deploy._scaling import RETIRE_HANDLER, PoolScalingPlugin, Scaled, check_pool, check_scale
-from daskcollab.placement._planning import Pool
-from daskcollab.placement._plugin import PLUGIN_NAME, PlacementPlugin
-from daskcollab.placement._pools import pool_from_mapping
+from daskcollab.placement import PLUGIN_NAME, PlacementPlugin, Pool, pool_from_mapping
 
 logger = logging.getLogger("daskcollab.deploy")
 
-WORKER_PRELOAD = "daskcollab.deploy.worker"
-_POOL_ENV = "DASKCOLLAB_POOL"
 
 
 def pool_worker_spec(
@@ -61,9 +58,9 @@ def pool_worker_spec(
             "resources": dict(pool.resources),
             "preload": [WORKER_PRELOAD],
             "env": {
-                _POOL_ENV: pool.name,
-                "DASKCOLLAB_PRICE": repr(float(pool.price_per_hour)),
-                "DASKCOLLAB_SPEED": repr(float(pool.speed)),
+                POOL_ENV: pool.name,
+                PRICE_ENV: repr(float(pool.price_per_hour)),
+                SPEED_ENV: repr(float(pool.speed)),
             },
             **dict(worker_options or {}),
         },
@@ -137,7 +134,7 @@ class LocalPoolsCluster(SpecCluster):
                     ())  # in-process workers (processes=False) get their pool as preload arguments
         if "--pool" in argv:
             return argv[argv.index("--pool") + 1]
-        return (options.get("env") or {}).get(_POOL_ENV)
+        return (options.get("env") or {}).get(POOL_ENV)
 
 
 def start_local_pools(

@@ -26,14 +26,14 @@ from typing import Any, Protocol, runtime_checkable
 
 from distributed.diagnostics.plugin import SchedulerPlugin
 
+from daskcollab._contract import SCALING_PLUGIN
 from daskcollab._errors import DaskCollabError, stage_message
-from daskcollab.placement._planning import Pool
-from daskcollab.placement._pools import pool_from_mapping, worker_info
+from daskcollab.placement import Pool, pool_from_mapping, worker_info
 
 logger = logging.getLogger("daskcollab.deploy")
 
 #: Name of :class:`PoolScalingPlugin` on the scheduler.
-SCALING_PLUGIN_NAME = "daskcollab-pool-scaling"
+SCALING_PLUGIN_NAME = SCALING_PLUGIN
 #: The scheduler handler a pool scale-down calls.
 RETIRE_HANDLER = "daskcollab_retire_pool_workers"
 

@@ -8,7 +8,7 @@ Usage::
 
 1. logs a ``daskcollab-preemption`` event ``{"worker", "name", "grace"}`` on the scheduler, so the
    runner counts the loss against the stage's *preemption* budget
-   (:mod:`daskcollab.runtime._recovery`), not its ``retries``;
+   (:mod:`daskcollab._recovery`), not its ``retries``;
 2. retires (``Worker.close_gracefully``: no new tasks, its unique data moved to peers) and exits,
    within ``collab.preemption.grace-period`` (default 25 s, inside GCP's and Azure's 30 s); past it
    the worker closes at once.
@@ -28,7 +28,7 @@ from typing import Any
 import dask
 
 from daskcollab import _config
-from daskcollab.runtime._recovery import PREEMPTION_TOPIC
+from daskcollab._contract import PREEMPTION_TOPIC
 
 logger = logging.getLogger("daskcollab.preemption")
 

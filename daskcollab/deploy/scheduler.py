@@ -18,14 +18,14 @@ from typing import Any
 
 import click
 
-from daskcollab.placement._planning import Mode
+from daskcollab.placement import Mode
 
 
 def install(scheduler: Any, placement_mode: str | None = None, cost_model_path: str | None = None) -> None:
     """Add daskcollab's scheduler plugins and dashboard page to ``scheduler`` (what the preload does)."""
     from daskcollab.dashboard import install_dashboard
     from daskcollab.deploy._scaling import PoolScalingPlugin
-    from daskcollab.placement._plugin import PlacementPlugin
+    from daskcollab.placement import PlacementPlugin
 
     scheduler.add_plugin(PlacementPlugin(mode=placement_mode, cost_model_path=cost_model_path))
     scheduler.add_plugin(PoolScalingPlugin())

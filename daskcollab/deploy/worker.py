@@ -27,7 +27,7 @@ from typing import Any
 import click
 
 from daskcollab._errors import DaskCollabError, stage_message
-from daskcollab.placement._pools import METADATA_KEY, POOL_LABEL_QUANTITY, pool_resource, worker_metadata
+from daskcollab.placement import METADATA_KEY, POOL_LABEL_QUANTITY, pool_resource, worker_metadata
 
 
 def join_pool(worker: Any, pool: str, price: float, speed: float = 1.0) -> dict[str, Any]:

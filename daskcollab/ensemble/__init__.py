@@ -5,26 +5,18 @@
 class probabilities, model-major, for multiclass (each model's columns in sorted label order,
 like ``predict_proba``). Prediction is chunk-wise (``map_blocks``,
 row chunks preserved); fitting gathers its (validation or out-of-fold) rows to the client.
+Names load on first use (see :mod:`daskcollab._lazy`).
 """
 
-from daskcollab.ensemble._blockwise import blend_blocks, stack_predictions
-from daskcollab.ensemble._ensemble_selection import EnsembleSelection
-from daskcollab.ensemble._selection import ensemble_selection_weights
-from daskcollab.ensemble._simplex import Loss, chunk_folds, fit_simplex_weights
-from daskcollab.ensemble._stacking import Stacking
-from daskcollab.ensemble._voting import Voting, VotingMode
-from daskcollab.ensemble._weighted_average import WeightedAverage
+from daskcollab._lazy import exports
 
-__all__ = [
-    "EnsembleSelection",
-    "Loss",
-    "Stacking",
-    "Voting",
-    "VotingMode",
-    "WeightedAverage",
-    "blend_blocks",
-    "chunk_folds",
-    "ensemble_selection_weights",
-    "fit_simplex_weights",
-    "stack_predictions",
-]
+__getattr__, __dir__, __all__ = exports(__name__, {
+    "EnsembleSelection": "_ensemble_selection",
+    "Loss": "_simplex", "chunk_folds": "_simplex", "fit_simplex_weights": "_simplex",
+    "Stacking": "_stacking",
+    "Voting": "_voting", "VotingMode": "_voting",
+    "WeightedAverage": "_weighted_average",
+    "blend_blocks": "_blockwise", "stack_predictions": "_blockwise",
+    "ensemble_selection_weights": "_selection",
+    "merge_fold_vectors": "_out_of_fold", "merge_folds": "_out_of_fold",
+})

@@ -24,7 +24,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from daskcollab._errors import DataError, WorkflowError
-from daskcollab.models._fitted import Task
+from daskcollab.models import Task
 
 TaskName = Literal["classification", "regression"]
 

@@ -10,8 +10,8 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from daskcollab._errors import DataError
-from daskcollab.data._dataset import describe_chunks
-from daskcollab.models._fitted import Task
+from daskcollab.data import describe_chunks
+from daskcollab.models import Task
 
 
 def stack_predictions(predictions: Sequence[Any], blender: object | None = None) -> Any:

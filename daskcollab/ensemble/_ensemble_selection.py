@@ -9,7 +9,7 @@ from daskcollab.ensemble._blender import TaskName, blender_message
 from daskcollab.ensemble._selection import ensemble_selection_weights
 from daskcollab.ensemble._simplex import Loss, model_probabilities, true_class_probability
 from daskcollab.ensemble._weighted_average import WeightedAverage
-from daskcollab.models._fitted import Task
+from daskcollab.models import Task
 
 
 class EnsembleSelection(WeightedAverage):

@@ -12,7 +12,7 @@ import dask
 import dask.array as da
 import numpy as np
 
-from daskcollab.data._split import RowFolds
+from daskcollab.data import RowFolds
 
 
 def merge_fold_vectors(folds: RowFolds, vectors: Sequence, tail: tuple[int, ...] = ()) -> da.Array:

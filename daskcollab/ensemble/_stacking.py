@@ -14,7 +14,7 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from daskcollab._errors import WorkflowError
 from daskcollab.ensemble._blender import TaskName, _Blender, blender_message
 from daskcollab.ensemble._simplex import EPS, logit, model_probabilities, normalise_rows
-from daskcollab.models._fitted import Task
+from daskcollab.models import Task
 
 #: Cross-validation of the meta-learner uses at most this many rows (a seeded sample): its
 #: few coefficients are settled long before, and the guard's comparison stays honest.

@@ -10,7 +10,7 @@ import numpy as np
 from daskcollab._errors import WorkflowError
 from daskcollab.ensemble._blender import _Blender, blender_message
 from daskcollab.ensemble._simplex import blend_probabilities, hard_votes, model_probabilities
-from daskcollab.models._fitted import Task
+from daskcollab.models import Task
 
 
 class VotingMode(str, Enum):

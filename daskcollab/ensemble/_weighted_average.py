@@ -6,7 +6,7 @@ import numpy as np
 
 from daskcollab.ensemble._blender import TaskName, _Blender
 from daskcollab.ensemble._simplex import Loss, blend_probabilities, fit_simplex_weights, model_probabilities
-from daskcollab.models._fitted import Task
+from daskcollab.models import Task
 
 
 class WeightedAverage(_Blender):

@@ -1,6 +1,11 @@
-"""Metrics of models and blends (pure functions over in-memory predictions)."""
+"""Metrics of models and blends (pure functions over in-memory predictions).
 
-from daskcollab.evaluation._gains import GAIN_METRICS, Gain, blend_gains
-from daskcollab.evaluation._metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS, score
+Names load on first use (see :mod:`daskcollab._lazy`).
+"""
 
-__all__ = ["CLASSIFICATION_METRICS", "GAIN_METRICS", "Gain", "REGRESSION_METRICS", "blend_gains", "score"]
+from daskcollab._lazy import exports
+
+__getattr__, __dir__, __all__ = exports(__name__, {
+    "GAIN_METRICS": "_gains", "Gain": "_gains", "blend_gains": "_gains",
+    "CLASSIFICATION_METRICS": "_metrics", "REGRESSION_METRICS": "_metrics", "score": "_metrics",
+})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn import metrics
 
-from daskcollab.models._fitted import Task
+from daskcollab.models import Task
 
 CLASSIFICATION_METRICS = ("auc", "accuracy", "log_loss")
 REGRESSION_METRICS = ("rmse", "r2")

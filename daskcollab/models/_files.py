@@ -43,7 +43,7 @@ import numpy as np
 from distributed import Client
 
 from daskcollab._errors import DataError
-from daskcollab.data._atomic import OutputKind, check_replaceable, swap_into_place
+from daskcollab.data import OutputKind, check_replaceable, swap_into_place
 from daskcollab.models._fitted import FittedModel, Task
 from daskcollab.models._incremental import IncrementalFitted
 from daskcollab.models._linear import LinearFitted
@@ -51,8 +51,8 @@ from daskcollab.models._pipeline import InputSpec, Pipeline
 from daskcollab.models._postfit import PostFitFitted
 from daskcollab.models._preprocess import Preprocessor
 from daskcollab.models._search import SearchResult
-from daskcollab.models._trusted import TRUSTED_TYPES, audit_skops_file, check_loaded_structure
 from daskcollab.models._sklearn_fitted import SklearnFitted, default_client, scatter_estimator
+from daskcollab.models._trusted import TRUSTED_TYPES, audit_skops_file, check_loaded_structure
 from daskcollab.models._xgboost import XGBoostFitted
 
 logger = logging.getLogger("daskcollab.models")

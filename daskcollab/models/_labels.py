@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from daskcollab._errors import DataError
-from daskcollab.data._dataset import MAX_CLASSES, Dataset
+from daskcollab.data import MAX_CLASSES, Dataset
 from daskcollab.models._fitted import Task
 
 

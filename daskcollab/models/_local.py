@@ -48,7 +48,7 @@ class LocalLinear:
     n_classes: int = 2
 
     def fit_predict(self, X: np.ndarray, y: np.ndarray, X_new: np.ndarray) -> np.ndarray:
-        from daskcollab.models._linear import linear_scores, fit_linear_arrays
+        from daskcollab.models._linear import fit_linear_arrays, linear_scores
 
         coef, intercept = fit_linear_arrays(X, y, task=self.task, C=self.C, max_iter=self.max_iter,
                                             n_classes=self.n_classes)

@@ -29,7 +29,7 @@ How one training runs (:func:`train_collective`):
    died, never leaves ranks training (nor a lock held).
 4. **Loss**: while the ranks train, the driver watches the workers. When one of them leaves
    (peers then fail with "Encountered EOF"), the ranks are cancelled, the loss is counted against the
-   stage's recovery budget (:mod:`daskcollab.runtime._recovery`; preemptions apart), the driver waits
+   stage's recovery budget (:mod:`daskcollab._recovery`; preemptions apart), the driver waits
    up to ``collab.recovery.replacement-wait`` for replacement workers, and a new collective is built
    on the live workers (their DMatrix from the chunks, recomputed by Dask where lost) that continues
    from the last checkpoint with ``xgb_model=``. Continuing is exact for deterministic parameters
@@ -64,12 +64,12 @@ import numpy as np
 from distributed import Client, Future, Lock, Variable, futures_of, wait
 
 from daskcollab import _config
+from daskcollab._context import current_context
 from daskcollab._contract import ANNOTATION_KEY, POOL_PREFIX
 from daskcollab._errors import RecoveryError, RunCancelledError, stage_message
+from daskcollab._recovery import Loss, LossKind, LostWork, classify, current_budget, preempted_workers
 from daskcollab.models import _row_sampling
 from daskcollab.models._sklearn_fitted import booster_from_bytes
-from daskcollab.runtime._context import current_context
-from daskcollab.runtime._recovery import LossKind, Loss, LostWork, classify, current_budget, preempted_workers
 
 logger = logging.getLogger("daskcollab")
 

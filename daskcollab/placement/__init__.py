@@ -10,97 +10,56 @@ within a makespan; scipy, imported when called).
 Thin Dask glue: :class:`PlacementPlugin` (a ``SchedulerPlugin``).
 Deployment (preloads, local pools, Kubernetes, pool scaling) lives in :mod:`daskcollab.deploy`.
 
-``daskcollab.placement`` is still accepted as a scheduler preload: an alias of
+``daskcollab.placement`` is still accepted as a scheduler preload: a deprecated alias of
 ``daskcollab.deploy.scheduler``, kept for existing deployments (``dask scheduler --preload
 daskcollab.placement``); likewise ``daskcollab.placement.worker`` for ``daskcollab.deploy.worker``.
-New deployments should name the ``daskcollab.deploy`` modules.
+Both warn (``FutureWarning``) and will be removed; new deployments name the ``daskcollab.deploy``
+modules. The alias resolves on first use: importing this package never imports ``deploy``.
+Names load on first use (see :mod:`daskcollab._lazy`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from daskcollab.placement._bounds import cost_lower_bound
-from daskcollab.placement._cost_model import CostModel, EstimateSource, StageEstimate
-from daskcollab.placement._feasibility import Feasibility, Verdict, can_run, feasibility, unplaceable_message
-from daskcollab.placement._front import choose, front_bounds, front_table, pareto_front
-from daskcollab.placement._ledger import Decision, Ledger, RunLedger
-from daskcollab.placement._planning import lower_bounds, plan
-from daskcollab.placement._plugin import (
-    PLUGIN_NAME,
-    BudgetAction,
-    BudgetBasis,
-    PlacementPlugin,
-    placement_report,
-    save_cost_model,
-)
-from daskcollab.placement._pools import (
-    EXAMPLE_POOLS,
-    POOL_LABEL_QUANTITY,
-    pool_of_label,
-    pool_resource,
-    worker_metadata,
-)
-from daskcollab.placement._report import plan_report, summarize_plans
-from daskcollab.placement._runplan import ALL_POOLS, RunPlan, RunSpec, StagePlan, StageSpec, plan_run, plan_with_model
-from daskcollab.placement._spec import Assignment, LowerBounds, Mode, Objective, Plan, Pool, TaskSpec, eligible_pools, unplaceable
+from daskcollab._lazy import exports
 
-__all__ = [
-    "ALL_POOLS",
-    "EXAMPLE_POOLS",
-    "PLUGIN_NAME",
-    "POOL_LABEL_QUANTITY",
-    "Assignment",
-    "BudgetAction",
-    "BudgetBasis",
-    "CostModel",
-    "Decision",
-    "EstimateSource",
-    "Feasibility",
-    "Ledger",
-    "LowerBounds",
-    "Mode",
-    "Objective",
-    "PlacementPlugin",
-    "Plan",
-    "Pool",
-    "RunLedger",
-    "RunPlan",
-    "RunSpec",
-    "StageEstimate",
-    "StagePlan",
-    "StageSpec",
-    "TaskSpec",
-    "Verdict",
-    "can_run",
-    "choose",
-    "cost_lower_bound",
-    "front_bounds",
-    "front_table",
-    "pareto_front",
-    "eligible_pools",
-    "feasibility",
-    "lower_bounds",
-    "placement_report",
-    "plan",
-    "plan_report",
-    "plan_run",
-    "plan_with_model",
-    "pool_of_label",
-    "pool_resource",
-    "save_cost_model",
-    "summarize_plans",
-    "unplaceable",
-    "unplaceable_message",
-    "worker_metadata",
-]
+_EXPORTS = {
+    "ALL_POOLS": "_runplan", "RunPlan": "_runplan", "RunSpec": "_runplan", "StagePlan": "_runplan",
+    "StageSpec": "_runplan", "plan_run": "_runplan", "plan_with_model": "_runplan",
+    "Assignment": "_spec", "LowerBounds": "_spec", "Mode": "_spec", "Objective": "_spec", "Plan": "_spec",
+    "Pool": "_spec", "TaskSpec": "_spec", "eligible_pools": "_spec", "unplaceable": "_spec",
+    "DEFAULT_TRADEOFF": "_planning", "lower_bounds": "_planning", "plan": "_planning",
+    "cost_lower_bound": "_bounds",
+    "CostModel": "_cost_model", "EstimateSource": "_cost_model", "StageEstimate": "_cost_model",
+    "Feasibility": "_feasibility", "Verdict": "_feasibility", "can_run": "_feasibility",
+    "feasibility": "_feasibility", "unplaceable_message": "_feasibility", "unpooled_workers": "_feasibility",
+    "choose": "_front", "front_bounds": "_front", "front_table": "_front", "pareto_front": "_front",
+    "Decision": "_ledger", "Ledger": "_ledger", "RunLedger": "_ledger",
+    "Need": "_demand", "PoolDemand": "_demand",
+    "EXAMPLE_POOLS": "_pools", "WorkerInfo": "_pools", "pool_from_mapping": "_pools", "pool_of_label": "_pools",
+    "worker_info": "_pools", "worker_metadata": "_pools",
+    "METADATA_KEY": "daskcollab._contract", "POOL_LABEL_QUANTITY": "daskcollab._contract",
+    "pool_resource": "daskcollab._contract",
+    "plan_report": "_report", "summarize_plans": "_report",
+    "PLUGIN_NAME": "_plugin", "BudgetAction": "_plugin", "BudgetBasis": "_plugin", "PlacementPlugin": "_plugin",
+    "cost_model_path": "_plugin", "load_cost_model": "_plugin", "placement_report": "_plugin",
+    "save_cost_model": "_plugin",
+}
+_getattr, __dir__, __all__ = exports(__name__, _EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
-    # The scheduler-preload alias: distributed looks up ``dask_setup`` on the module named by
-    # ``--preload``. Imported on first use only, so importing placement never imports deploy.
     if name == "dask_setup":
-        from daskcollab.deploy.scheduler import dask_setup
+        # ``--preload daskcollab.placement``: the old name of the scheduler preload (see above)
+        import warnings
 
-        return dask_setup
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        from daskcollab import _contract
+
+        warnings.warn(f"--preload daskcollab.placement is deprecated; use --preload {_contract.SCHEDULER_PRELOAD}",
+                      FutureWarning, stacklevel=2)
+        import importlib
+
+        value = globals()["dask_setup"] = importlib.import_module(_contract.SCHEDULER_PRELOAD).dask_setup
+        return value
+    return _getattr(name)

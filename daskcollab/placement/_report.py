@@ -11,6 +11,7 @@ from typing import Any
 
 from daskcollab.placement._planning import Mode, Objective, Pool, TaskSpec, lower_bounds, plan
 
+
 def _fmt(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 

@@ -41,7 +41,6 @@ from daskcollab.placement._heft import (
 )
 from daskcollab.placement._spec import DEFAULT_TRADEOFF, Assignment, Mode, Objective, Plan
 
-
 #: Plans up to this many tasks also try their serial tasks pinned to faster pools.
 SERIAL_PINS_UP_TO = 20_000
 #: Relative step of the tighter limits a small plan's search also walks (2 %).

@@ -1,5 +1,7 @@
 """Run reports: one self-contained HTML file per run (``daskcollab report RUN.json -o report.html``).
 
+Names load on first use (see :mod:`daskcollab._lazy`).
+
 Examples
 --------
 >>> from daskcollab.report import write_report
@@ -7,6 +9,8 @@ Examples
 'report.html'
 """
 
-from daskcollab.report._html import load_result, render_report, write_report
+from daskcollab._lazy import exports
 
-__all__ = ["load_result", "render_report", "write_report"]
+__getattr__, __dir__, __all__ = exports(__name__, {
+    "load_result": "_html", "render_report": "_html", "write_report": "_html",
+})

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import html
 import json
-import math
 import os
 from collections.abc import Mapping
 from typing import Any
 
-from daskcollab.dashboard._view import fmt_money, run_from_result, run_view
 from daskcollab.report._svg import bar_svg, dag_svg, gantt_svg
+from daskcollab.view import badge as _badge
+from daskcollab.view import escape as _e
+from daskcollab.view import fmt_money, outcome_tables, run_from_result, run_view
+from daskcollab.view import number as _num
+from daskcollab.view import table as _table
 
 _CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:1.5em 2em;color:#222}
@@ -21,49 +23,6 @@ th{background:#eef}td:first-child,th:first-child{text-align:left}
 .bad{background:#d62728}.good{background:#2ca02c}.none{background:#777}
 .muted{color:#666}.alert{color:#d62728}
 """
-
-
-def _e(text: Any) -> str:
-    return html.escape(str(text))
-
-
-def _num(v: Any, spec: str = ".4f") -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "-"
-    return format(v, spec) if isinstance(v, (int, float)) else _e(v)
-
-
-def _table(header: list[str], rows: list[list[Any]], cls: str = "") -> str:
-    head = "".join(f"<th>{_e(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table class='{cls}'><tr>{head}</tr>{body}</table>"
-
-
-def _badge(state: str, bad: bool) -> str:
-    kind = "bad" if bad else ("none" if state.startswith("no ") else "good")
-    return f"<span class='badge {kind}'>{_e(state.upper())}</span>"
-
-
-def outcome_tables(view: Mapping[str, Any]) -> str:
-    """Metrics per model and blend, each blend's gain over its best member, and blend weights (HTML)."""
-    outcome = view.get("outcome") or {}
-    metrics, weights, blends = (outcome.get(k) or {} for k in ("metrics", "weights", "blends"))
-    parts = []
-    if metrics:
-        names = sorted({m for scores in metrics.values() for m in scores})
-        parts.append("<h3>Metrics</h3>" + _table(["model", *names], [
-            [_e(model), *(_num(scores.get(n)) for n in names)] for model, scores in metrics.items()], "metrics"))
-    gains = view.get("gains") or {}
-    if gains:
-        rows = [[_e(blend), _e(metric), f"{g['gain']:+.4f}", _e(g["best_member"]), _num(g["best_value"]),
-                 _num(g["blend_value"])] for blend, by_metric in gains.items() for metric, g in by_metric.items()]
-        parts.append("<h3>Gain of each blend over its best member (positive = better)</h3>"
-                     + _table(["blend", "metric", "gain", "best member", "member", "blend"], rows, "gains"))
-    for blend, w in weights.items():
-        method = (blends.get(blend) or {}).get("method", "")
-        parts.append(f"<h3>Blend {_e(blend)} <span class='muted'>({_e(method)})</span></h3>"
-                     + _table(["model", "weight"], [[_e(m), _num(x)] for m, x in w.items()], "weights"))
-    return "".join(parts)
 
 
 def render_report(result: Any) -> str:
@@ -175,7 +134,7 @@ def load_result(path: str | os.PathLike) -> dict[str, Any]:
     """A ``RunResult`` JSON file (``daskcollab run --json``, ``RunResult.to_json()``) as a dict
     (``RunResult.to_dict()``), read and checked by :meth:`RunResult.from_json`."""
     from daskcollab._errors import DataError, stage_message
-    from daskcollab._result import RunResult
+    from daskcollab.runtime import RunResult
 
     try:
         with open(path, encoding="utf-8") as f:

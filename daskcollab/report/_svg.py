@@ -6,7 +6,8 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from daskcollab.dashboard._view import STATE_COLOURS, stage_colours
+from daskcollab.view import STATE_COLOURS, stage_colours
+
 
 def _e(text: Any) -> str:
     return html.escape(str(text))

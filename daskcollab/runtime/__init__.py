@@ -1,26 +1,15 @@
 """Running workflows: the whole workflow submitted at once, stages side by side, one run on the scheduler.
 
-``run`` and ``local_cluster`` are re-exported by :mod:`daskcollab`; :class:`StageContext` is what a
-stage's ``run`` receives. Imported lazily so that stage modules can import the context without
-importing the runner.
+``run``, ``connect``, ``local_cluster`` and :class:`RunResult` are re-exported by :mod:`daskcollab`;
+:class:`StageContext` is what a stage's ``run`` receives (it lives in :mod:`daskcollab._context`,
+below the stages and the models, which use it). Names load on first use (see :mod:`daskcollab._lazy`).
 """
 
-from __future__ import annotations
+from daskcollab._lazy import exports
 
-from typing import Any
-
-from daskcollab.runtime._context import StageContext
-
-__all__ = ["StageContext", "StageState", "local_cluster", "run"]
-
-
-def __getattr__(name: str) -> Any:
-    if name in ("run", "local_cluster"):
-        from daskcollab.runtime import _runner
-
-        return getattr(_runner, name)
-    if name == "StageState":
-        from daskcollab.runtime._executor import StageState
-
-        return StageState
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__, __all__ = exports(__name__, {
+    "StageContext": "daskcollab._context",
+    "StageState": "_executor",
+    "RunResult": "_result", "library_versions": "_result",
+    "connect": "_runner", "local_cluster": "_runner", "run": "_runner",
+})

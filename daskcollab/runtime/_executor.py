@@ -13,7 +13,7 @@ weights (validation or out-of-fold predictions), evaluation metrics, and a sink'
 blocks only its own stage.
 
 A stage whose work is lost (a worker died or was preempted under it; see
-:mod:`daskcollab.runtime._recovery`) is retried as a unit while its budget allows: once its input
+:mod:`daskcollab._recovery`) is retried as a unit while its budget allows: once its input
 stages have settled (they may be re-running the tasks it lost), its erred tasks run again in place
 when it had returned its output, else its ``run`` runs again (on the last-attempt pool for the last
 attempt, if configured). Recoveries are logged and listed in the run's warnings.
@@ -37,12 +37,11 @@ import dask
 from distributed import Client, span, wait
 from distributed.client import FutureCancelledError
 
+from daskcollab._context import StageContext, reset_context, set_context
 from daskcollab._contract import ANNOTATION_KEY
 from daskcollab._errors import RecoveryError, RunCancelledError
+from daskcollab._recovery import Loss, budget_for, classify, loss_of, preempted_workers, reset_budget, set_budget
 from daskcollab.compile import CompiledStage, CompiledWorkflow
-from daskcollab.runtime._context import StageContext, reset_context, set_context
-from daskcollab.runtime._recovery import (Loss, budget_for, classify, loss_of, preempted_workers, reset_budget,
-                                          set_budget)
 from daskcollab.runtime._resume import ResumeStore
 
 logger = logging.getLogger("daskcollab")

@@ -10,9 +10,8 @@ from distributed import Client
 
 from daskcollab._errors import UnplaceableError, stage_message
 from daskcollab.compile import CompiledWorkflow
-from daskcollab.models._memory import check_worker_memory
-from daskcollab.placement._feasibility import Verdict, feasibility, unplaceable_message, unpooled_workers
-from daskcollab.placement._planning import Pool
+from daskcollab.models import check_worker_memory
+from daskcollab.placement import Pool, Verdict, feasibility, unplaceable_message, unpooled_workers
 from daskcollab.runtime import _remote
 
 logger = logging.getLogger("daskcollab")

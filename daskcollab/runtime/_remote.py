@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from daskcollab._contract import MONITOR_PLUGIN, PLACEMENT_PLUGIN
 from daskcollab._logging import quiet_run_calls
 
 # Unpickling the first call on the scheduler imports this module before Dask logs the call: from
@@ -20,8 +21,8 @@ from daskcollab._logging import quiet_run_calls
 quiet_run_calls()
 
 #: Scheduler plugins that take part in runs, by name (placement plugin, stage monitor).
-_PLACEMENT = "daskcollab-placement"
-_MONITOR = "daskcollab-stage-monitor"
+_PLACEMENT = PLACEMENT_PLUGIN
+_MONITOR = MONITOR_PLUGIN
 
 
 def _plugins(dask_scheduler: Any) -> list[Any]:

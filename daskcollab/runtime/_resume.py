@@ -81,8 +81,7 @@ def fingerprint(path: str | os.PathLike) -> str:
 def stage_key(stage: Any, memo: dict[int, str] | None = None) -> str:
     """The key of ``stage`` (see the module docstring); ``memo`` caches keys by stage identity."""
     from daskcollab import __version__
-    from daskcollab.workflow._paths import Access
-    from daskcollab.workflow._stage import Stage
+    from daskcollab.workflow import Access, Stage
 
     memo = {} if memo is None else memo
     if id(stage) in memo:
@@ -175,17 +174,16 @@ class ResumeStore:
     @staticmethod
     def keeps(stage: Any) -> bool:
         """True for the stages whose results are kept: trained models and sinks."""
-        from daskcollab.workflow._data_stages import ZarrSink
-        from daskcollab.workflow._model_stages import _ModelStage
+        from daskcollab.workflow import ModelStage, ZarrSink
 
-        return isinstance(stage, (_ModelStage, ZarrSink))
+        return isinstance(stage, (ModelStage, ZarrSink))
 
     # -- reuse ------------------------------------------------------------------------------------
     def reuse(self, stage: Any, ctx: Any, inputs: Sequence[Any]) -> Any | None:
         """The output of ``stage`` rebuilt from what an earlier run kept, or None (run it)."""
         if not (self.reusing and self.keeps(stage)):
             return None
-        from daskcollab.workflow._data_stages import ZarrSink
+        from daskcollab.workflow import ZarrSink
 
         try:
             if isinstance(stage, ZarrSink):
@@ -197,8 +195,8 @@ class ResumeStore:
             return None
 
     def _reuse_model(self, stage: Any, ctx: Any, data: Any) -> Any | None:
-        from daskcollab.models._files import load_model
-        from daskcollab.workflow._model_stages import Predictions
+        from daskcollab.models import load_model
+        from daskcollab.workflow import Predictions
 
         folder = self._model_folder(stage)
         if not (folder / "model.json").is_file():
@@ -223,14 +221,14 @@ class ResumeStore:
         """Keep a finished stage's result for later runs (models and sinks); never fails the run."""
         if not (self.enabled and self.keeps(stage)):
             return
-        from daskcollab.workflow._data_stages import ZarrSink
+        from daskcollab.workflow import ZarrSink
 
         try:
             if isinstance(stage, ZarrSink):
                 _write_json(self._sink_record(stage), {"key": self.key(stage), "path": os.fspath(stage.path),
                                                       "content": fingerprint(output)})
             else:
-                from daskcollab.models._files import save_model
+                from daskcollab.models import save_model
 
                 folder = self._model_folder(stage)
                 folder.parent.mkdir(parents=True, exist_ok=True)

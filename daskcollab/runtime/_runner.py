@@ -14,15 +14,14 @@ from distributed import Client, LocalCluster
 
 from daskcollab import _config
 from daskcollab._errors import BudgetError, ClusterError, UnplaceableError
-from daskcollab._result import RunResult, library_versions
 from daskcollab.compile import CompiledWorkflow
 from daskcollab.runtime import _remote
 from daskcollab.runtime._executor import StageRun, StageState, execute
 from daskcollab.runtime._preflight import preflight
 from daskcollab.runtime._progress import Progress
+from daskcollab.runtime._result import RunResult, library_versions
 from daskcollab.runtime._resume import ResumeStore
-from daskcollab.workflow._stage import StageKind
-from daskcollab.workflow._workflow import Workflow
+from daskcollab.workflow import StageKind, Workflow
 
 logger = logging.getLogger("daskcollab")
 
@@ -205,9 +204,9 @@ def connect(address: str, timeout: float | str | None = None) -> Client:
     """A ``Client`` of the scheduler at ``address``; :class:`~daskcollab.ClusterError` when it cannot
     be reached or does not answer (TCP connect and Dask handshake) within ``timeout`` (config
     ``collab.connect-timeout``, default 5 s), instead of a long untyped ``OSError`` or a hang."""
-    import dask
-
     import threading
+
+    import dask
 
     limit = float(dask.utils.parse_timedelta(_config.get("connect-timeout", timeout)))
     made: dict[str, Any] = {}

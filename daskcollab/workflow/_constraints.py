@@ -24,7 +24,7 @@ from dataclasses import MISSING, dataclass, field
 from enum import Enum
 from typing import Any
 
-from daskcollab.data._split import ChunkSplit, RowSplit
+from daskcollab.data import ChunkSplit, RowSplit
 
 #: dataclass-field metadata key under which a field's declaration is kept.
 DECLARATION = "daskcollab.param"

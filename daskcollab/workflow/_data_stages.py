@@ -11,17 +11,26 @@ from typing import Any, ClassVar
 import dask.array as da
 import numpy as np
 
+from daskcollab._context import StageContext
 from daskcollab._errors import DataError, stage_message
-from daskcollab.data._atomic import OutputKind
-from daskcollab.data._dataset import MAX_CLASSES, Dataset, describe_chunks, part_codes, row_ids, select_rows
-from daskcollab.data._split import PART_CODES, Part, RowSplit, Split
-from daskcollab.data._zarr_sink import write_predictions
-from daskcollab.data._zarr_source import open_dataset
-from daskcollab.models._memory import worker_headroom
-from daskcollab.models._preprocess import fit_preprocess
-from daskcollab.runtime._context import StageContext
-from daskcollab.workflow._paths import Access, PathUse
+from daskcollab.data import (
+    MAX_CLASSES,
+    PART_CODES,
+    Dataset,
+    OutputKind,
+    Part,
+    RowSplit,
+    Split,
+    describe_chunks,
+    open_dataset,
+    part_codes,
+    row_ids,
+    select_rows,
+    write_predictions,
+)
+from daskcollab.models import fit_preprocess, worker_headroom
 from daskcollab.workflow._constraints import Choice, Flag, Number, Path, SplitOf, Table, Text, edge, param
+from daskcollab.workflow._paths import Access, PathUse
 from daskcollab.workflow._stage import Stage, StageKind
 
 logger = logging.getLogger("daskcollab")
@@ -31,7 +40,7 @@ ROW_ARRAYS = ("row", "part")
 
 
 def _builder_names() -> list[str]:
-    from daskcollab.data._builders import BUILDERS
+    from daskcollab.data import BUILDERS
 
     return list(BUILDERS)
 
@@ -80,7 +89,7 @@ class ZarrSource(Stage):
 
     def run(self, ctx: StageContext) -> Dataset:
         if self.builder is not None and not os.path.exists(self.path):
-            from daskcollab.data._builders import BUILDERS
+            from daskcollab.data import BUILDERS
 
             ctx.log("building dataset %r at %r", self.builder, os.fspath(self.path))
             BUILDERS[self.builder](self.path, **dict(self.builder_options))

@@ -11,21 +11,26 @@ from typing import ClassVar
 
 import dask
 import dask.array as da
-from dask.base import tokenize
 import numpy as np
+from dask.base import tokenize
 
+from daskcollab._context import StageContext
 from daskcollab._errors import DataError, WorkflowError, stage_message
-from daskcollab.data._dataset import describe_chunks, sample_rows, select_fold, select_rows
-from daskcollab.data._split import Part, RowFolds, RowSample
-from daskcollab.ensemble import EnsembleSelection, Stacking, Voting, WeightedAverage, blend_blocks, stack_predictions
-from daskcollab.ensemble._out_of_fold import merge_fold_vectors, merge_folds
-from daskcollab.evaluation._metrics import score
-from daskcollab.models._fitted import Task
-from daskcollab.models._local import fit_predict_local
-from daskcollab.models._memory import fits_in_one_worker, worker_headroom
-from daskcollab.runtime._context import StageContext
-from daskcollab.workflow._model_stages import Predictions
+from daskcollab.data import Part, RowFolds, RowSample, describe_chunks, sample_rows, select_fold, select_rows
+from daskcollab.ensemble import (
+    EnsembleSelection,
+    Stacking,
+    Voting,
+    WeightedAverage,
+    blend_blocks,
+    merge_fold_vectors,
+    merge_folds,
+    stack_predictions,
+)
+from daskcollab.evaluation import score
+from daskcollab.models import Task, fit_predict_local, fits_in_one_worker, worker_headroom
 from daskcollab.workflow._constraints import Choice, Integer, Number, edge, param
+from daskcollab.workflow._model_stages import Predictions
 from daskcollab.workflow._stage import Stage, StageKind
 
 logger = logging.getLogger("daskcollab")

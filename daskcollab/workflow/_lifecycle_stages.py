@@ -10,19 +10,23 @@ from typing import ClassVar
 
 import numpy as np
 
+from daskcollab._context import StageContext
 from daskcollab._errors import DataError, WorkflowError, stage_message
-from daskcollab.data._atomic import OutputKind
-from daskcollab.data._dataset import Dataset, select_rows
-from daskcollab.data._split import Part
-from daskcollab.evaluation._metrics import score
-from daskcollab.models._files import load_pipeline, read_model_meta, save_pipeline
-from daskcollab.models._pipeline import InputSpec, Pipeline
-from daskcollab.models._fitted import Task
-from daskcollab.models._incremental import update_incremental
-from daskcollab.models._search import SearchResult
-from daskcollab.models._sklearn_fitted import SklearnFitted
-from daskcollab.models._xgboost import XGBoostFitted, update_xgboost
-from daskcollab.runtime._context import StageContext
+from daskcollab.data import Dataset, OutputKind, Part, select_rows
+from daskcollab.evaluation import score
+from daskcollab.models import (
+    InputSpec,
+    Pipeline,
+    SearchResult,
+    SklearnFitted,
+    Task,
+    XGBoostFitted,
+    load_pipeline,
+    read_model_meta,
+    save_pipeline,
+    update_incremental,
+    update_xgboost,
+)
 from daskcollab.workflow._constraints import Integer, Path, edge, param
 from daskcollab.workflow._model_stages import Predictions
 from daskcollab.workflow._paths import Access, PathUse

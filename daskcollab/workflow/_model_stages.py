@@ -9,15 +9,21 @@ from typing import Any, ClassVar
 
 import dask.array as da
 
-from daskcollab.data._dataset import Dataset, sample_rows
-from daskcollab.data._split import Part, RowSample
-from daskcollab.models._fitted import FittedModel, Task
-from daskcollab.models._labels import check_labels
-from daskcollab.models._linear import LinearSolver, choose_linear_solver, train_linear
-from daskcollab.models._local import LocalLinear, LocalModel, LocalXGBoost
-from daskcollab.models._memory import check_training_fits
-from daskcollab.models._params import check_xgboost_params
-from daskcollab.runtime._context import StageContext
+from daskcollab._context import StageContext
+from daskcollab.data import Dataset, Part, RowSample, sample_rows
+from daskcollab.models import (
+    FittedModel,
+    LinearSolver,
+    LocalLinear,
+    LocalModel,
+    LocalXGBoost,
+    Task,
+    check_labels,
+    check_training_fits,
+    check_xgboost_params,
+    choose_linear_solver,
+    train_linear,
+)
 from daskcollab.workflow._constraints import Choice, Integer, Number, Table, edge, param
 from daskcollab.workflow._stage import Stage, StageKind
 
@@ -43,7 +49,10 @@ class Predictions:
 
 
 @dataclass(eq=False)
-class _ModelStage(Stage):
+class ModelStage(Stage):
+    """The common part of the model stages (not a stage type of its own): train on a source's
+    training rows, predict every row, and hand on :class:`Predictions`."""
+
     data: Stage = edge(StageKind.SOURCE, StageKind.PREPROCESS)
     _: KW_ONLY
     task: Task | str = param(Choice(Task), Task.CLASSIFICATION)
@@ -84,7 +93,7 @@ class _ModelStage(Stage):
 
 
 @dataclass(eq=False)
-class XGBoostModel(_ModelStage):
+class XGBoostModel(ModelStage):
     """Gradient-boosted trees trained with ``xgboost.dask`` on a ``DaskQuantileDMatrix``.
 
     Parameters
@@ -129,7 +138,7 @@ class XGBoostModel(_ModelStage):
         check_xgboost_params(self.params, self.name, task=Task(self.task))
 
     def _train(self, ctx, X, y, task, n_classes):
-        from daskcollab.models._xgboost import train_xgboost
+        from daskcollab.models import train_xgboost
 
         return train_xgboost(ctx.client, X, y, task=task, params=self.params, rounds=self.rounds, device=self.device,
                              n_classes=n_classes)
@@ -139,7 +148,7 @@ class XGBoostModel(_ModelStage):
 
 
 @dataclass(eq=False)
-class LinearModel(_ModelStage):
+class LinearModel(ModelStage):
     """Logistic regression (classification) or L2-regularised least squares (regression) with
     dask-ml's lbfgs objective, fitted where it is fastest.
 

@@ -22,7 +22,7 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 from daskcollab._errors import WorkflowError, stage_message
-from daskcollab.data._atomic import OutputKind, output_kind
+from daskcollab.data import OutputKind, output_kind
 
 if TYPE_CHECKING:
     from daskcollab.workflow._stage import Stage

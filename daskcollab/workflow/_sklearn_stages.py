@@ -6,16 +6,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from daskcollab.models._estimators import INCREMENTAL_ESTIMATORS, POSTFIT_ESTIMATORS, make_estimator
-from daskcollab.models._incremental import train_incremental
-from daskcollab.models._postfit import train_postfit
-from daskcollab.models._search import UNAVAILABLE_METHODS, SearchMethod, check_search, search
+from daskcollab.models import (
+    INCREMENTAL_ESTIMATORS,
+    POSTFIT_ESTIMATORS,
+    UNAVAILABLE_METHODS,
+    SearchMethod,
+    check_search,
+    make_estimator,
+    search,
+    train_incremental,
+    train_postfit,
+)
 from daskcollab.workflow._constraints import Choice, Integer, Items, Table, param
-from daskcollab.workflow._model_stages import _ModelStage
+from daskcollab.workflow._model_stages import ModelStage
 
 
 @dataclass(eq=False)
-class IncrementalModel(_ModelStage):
+class IncrementalModel(ModelStage):
     """A ``partial_fit`` estimator trained block by block with dask-ml's ``Incremental``.
 
     Never needs the training rows in one place. Classification ``partial_fit`` sees every class
@@ -47,7 +54,7 @@ class IncrementalModel(_ModelStage):
 
 
 @dataclass(eq=False)
-class PostFitModel(_ModelStage):
+class PostFitModel(ModelStage):
     """Any registered scikit-learn estimator, fitted in one process, predicted in parallel
     (dask-ml ``ParallelPostFit``).
 
@@ -73,7 +80,7 @@ class PostFitModel(_ModelStage):
 
 
 @dataclass(eq=False)
-class SearchModel(_ModelStage):
+class SearchModel(ModelStage):
     """Hyperparameter search with dask-ml ``GridSearchCV`` / ``RandomizedSearchCV``; the best
     estimator (refitted on all sampled training rows) is this stage's model.
 

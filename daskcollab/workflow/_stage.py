@@ -37,8 +37,8 @@ from dataclasses import MISSING, dataclass, fields
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from daskcollab._context import StageContext
 from daskcollab._errors import WorkflowError, stage_message
-from daskcollab.runtime._context import StageContext
 from daskcollab.workflow._constraints import DECLARATION, Constraint, Integer, Number, Table, Text, param
 
 if TYPE_CHECKING:

@@ -21,7 +21,7 @@ from distributed import Client, LocalCluster
 
 import daskcollab as dc
 from daskcollab.dashboard import PAGE_ROUTE, dashboard_url
-from daskcollab.dashboard._view import fmt_money
+from daskcollab.view import fmt_money
 from daskcollab.deploy import start_local_pools
 from daskcollab.placement import PlacementPlugin, Pool, placement_report
 from daskcollab.report import render_report

@@ -9,7 +9,8 @@ import time
 import numpy as np
 from distributed import Client, LocalCluster
 
-from daskcollab.runtime._recovery import PREEMPTION_TOPIC, LossKind, Loss, classify, preempted_workers
+from daskcollab._contract import PREEMPTION_TOPIC
+from daskcollab._recovery import Loss, LossKind, classify, preempted_workers
 
 
 def test_sigterm_moves_the_workers_unique_data_to_a_peer_logs_a_preemption_and_exits():

@@ -27,7 +27,13 @@ def test_preloads_install_the_plugins_and_join_the_pool(scheduler_preload, worke
                 ws = scheduler.workers[worker.address]
                 return ws.extra["daskcollab"], dict(ws.resources)
 
-    meta, resources = asyncio.run(main())
+    if scheduler_preload == "daskcollab.placement":  # the old names work, and say they are deprecated
+        with pytest.warns(FutureWarning, match="deprecated; use --preload daskcollab.deploy") as caught:
+            meta, resources = asyncio.run(main())
+        assert {str(w.message).split(";")[0] for w in caught} == {
+            "--preload daskcollab.placement is deprecated", "--preload daskcollab.placement.worker is deprecated"}
+    else:
+        meta, resources = asyncio.run(main())
     assert meta == {"pool": "spot", "price_per_hour": 0.1, "speed": 1.0} and "pool-spot" in resources
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from daskcollab import DataError, RecoveryError
 from daskcollab.models._xgboost_train import quantile_edges, rank_layout, samples_randomly, snap
-from daskcollab.runtime._recovery import Loss, LossKind, LostWork, RecoveryBudget, classify, loss_of
+from daskcollab._recovery import Loss, LossKind, LostWork, RecoveryBudget, classify, loss_of
 
 
 class KilledWorker(Exception):  # the name distributed uses; loss_of matches by name, not import

@@ -29,12 +29,11 @@ from enum import Enum
 from typing import Any
 
 from daskcollab import _config
+from daskcollab._contract import PREEMPTION_TOPIC
 from daskcollab._errors import DaskCollabError, RecoveryError, stage_message
 
 logger = logging.getLogger("daskcollab")
 
-#: Event topic a preempted worker logs to before it retires (``{"worker", "name", "grace"}``).
-PREEMPTION_TOPIC = "daskcollab-preemption"
 
 
 class LossKind(str, Enum):
