@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import pathlib
 import platform
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 
@@ -59,13 +62,29 @@ def write_result(name: str, payload: dict) -> pathlib.Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     payload = {
         "benchmark": name,
-        "machine": {"cores": os.cpu_count(), "python": platform.python_version()},
+        "command": " ".join(["python", *map(str, sys.argv)]),
+        "commit": _commit(),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
+                    "load_average_1m": os.getloadavg()[0]},
         **payload,
     }
     payload["checks"] = flat_checks(payload)
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(payload, indent=2, default=str))
     return path
+
+
+def _commit() -> str | None:
+    """The checkout's commit (``+dirty`` with uncommitted changes to tracked files), None outside git."""
+    here = pathlib.Path(__file__).parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head.stdout.strip() + ("+dirty" if dirty else "")
 
 
 def verdict(ratio: float, target: float, *, lower_is_better: bool = True) -> str:

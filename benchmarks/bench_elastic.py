@@ -4,7 +4,7 @@ Three pools as in ``bench_placement.py`` (``cpu-spot`` 0.10 $/h speed 1 x4, ``cp
 speed 2 x2, ``gpu`` 2.50 $/h speed 4 x1 with a ``GPU`` resource), real worker processes on this
 machine (in-process ``Worker`` objects over TCP, ``start_local_pools(processes=False)``: the tasks only
 sleep, and a worker then starts in milliseconds, so the boot time is the emulated one, not this
-loaded 2-core machine's process start-up). **Emulated:** pool speeds (a task sleeps ``work / speed``, ``daskcollab.placement._emulate``)
+loaded 2-core machine's process start-up). **Emulated:** pool speeds (a task sleeps ``work / speed``, ``benchmarks/_emulate.py``)
 and a node start-up delay: every worker sleeps ``--startup`` seconds (default 3 s) before it joins
 (``benchmarks/_slow_start.py``). Billing: held
 worker-seconds x price, a worker billed from the moment it was asked for (start-up paid) until it
@@ -63,13 +63,11 @@ from distributed.diagnostics.plugin import SchedulerPlugin
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _common import median, verdict, write_result  # noqa: E402
+from _emulate import EmuTask, emulated_task, scale_work, task_specs, wfcommons_dag  # noqa: E402
 
 from daskcollab.deploy import WORKER_PRELOAD, start_local_pools  # noqa: E402
 from daskcollab.deploy._local import pool_worker_spec  # noqa: E402
-from daskcollab.placement import PlacementPlugin, Pool, RunSpec, StageSpec, lower_bounds  # noqa: E402
-from daskcollab.placement._emulate import EmuTask, emulated_task, scale_work, task_specs, wfcommons_dag  # noqa: E402
-from daskcollab.placement._ledger import Ledger  # noqa: E402
-from daskcollab.placement._pools import worker_info  # noqa: E402
+from daskcollab.placement import Ledger, PlacementPlugin, Pool, RunSpec, StageSpec, lower_bounds, worker_info  # noqa: E402
 from daskcollab.runtime import _remote  # noqa: E402
 
 logger = logging.getLogger("daskcollab.bench")
@@ -184,20 +182,20 @@ class Billing(SchedulerPlugin):
         ws = scheduler.workers[worker]
         info = worker_info(worker, ws.extra, ws.resources)
         if info is not None:
-            self.ledger.worker_up(worker, info.pool, info.price_per_hour, name=str(ws.name))
+            self.ledger.worker_up(worker, info.pool, info.price_per_hour, now=time.time(), name=str(ws.name))
 
     def remove_worker(self, scheduler: Any, worker: str, **kwargs: Any) -> None:
         span = self.ledger._open.get(worker)
         if span is not None:
             self.removed.append((time.time(), span.pool))
-        self.ledger.worker_down(worker)
+        self.ledger.worker_down(worker, now=time.time())
 
 
 def _bill(t0: float, t1: float, dask_scheduler: Any = None) -> dict[str, Any]:
     from daskcollab.placement import PLUGIN_NAME
 
     plugin = dask_scheduler.plugins.get(PLUGIN_NAME) or dask_scheduler.plugins[Billing.name]
-    ledger = getattr(plugin, "ledger_", None) or plugin.ledger
+    ledger = plugin.state_.ledger if hasattr(plugin, "state_") else plugin.ledger
     return {"held_by_pool": ledger.held_cost_by_pool(t0, t1), "held_seconds_by_pool": ledger.held_seconds_by_pool(t0, t1),
             "startup_seconds_by_pool": ledger.startup_seconds_by_pool(t0, t1)}
 
@@ -264,7 +262,7 @@ def run_once(client: Client, kind: str, workload: str, tasks, resources, *, dead
 def _booting(dask_scheduler: Any = None) -> dict[str, int]:
     from daskcollab.placement import PLUGIN_NAME
 
-    return dask_scheduler.plugins[PLUGIN_NAME].ledger_.booting_by_pool()
+    return dask_scheduler.plugins[PLUGIN_NAME].state_.ledger.booting_by_pool()
 
 
 def start(kind: str, tmp: str, startup: float) -> tuple[Any, Client]:
@@ -286,7 +284,7 @@ def start(kind: str, tmp: str, startup: float) -> tuple[Any, Client]:
         def scale(n: int = 0, **kwargs: Any) -> None:  # bill Dask's new workers from the request too
             up = n - len(cluster.worker_spec)
             if up > 0:
-                cluster.scheduler.plugins[Billing.name].ledger.worker_requested(SPOT, PRICE[SPOT], up)
+                cluster.scheduler.plugins[Billing.name].ledger.worker_requested(SPOT, PRICE[SPOT], up, now=time.time())
             return original(n, **kwargs)
 
         cluster.scale = scale

@@ -49,7 +49,9 @@ from distributed import Client
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _common import median, verdict, write_result  # noqa: E402
+from _emulate import emulated_graph, scale_work, task_specs, wfcommons_dag  # noqa: E402
 
+from daskcollab.deploy import start_local_pools  # noqa: E402
 from daskcollab.placement import (  # noqa: E402
     Mode,
     Objective,
@@ -62,10 +64,8 @@ from daskcollab.placement import (  # noqa: E402
     placement_report,
     plan,
 )
-from daskcollab.deploy import start_local_pools  # noqa: E402
-from daskcollab.testing import use_placement_plugin  # noqa: E402
-from daskcollab.placement._emulate import emulated_graph, scale_work, task_specs, wfcommons_dag  # noqa: E402
 from daskcollab.placement._heft import _EFT, _Graph, _schedule  # noqa: E402
+from daskcollab.testing import use_placement_plugin  # noqa: E402
 
 POOLS = [
     Pool("cpu-spot", price_per_hour=0.10, speed=1.0, workers=4),

@@ -18,10 +18,13 @@ DEFAULTS_FILE = _HERE / "daskcollab.yaml"
 SCHEMA_FILE = _HERE / "daskcollab-schema.yaml"
 
 
+_DEFAULTS: dict[str, Any] = {}
+
+
 def _register_defaults() -> None:
     with DEFAULTS_FILE.open() as f:
-        defaults = yaml.safe_load(f)
-    dask.config.update_defaults(defaults)
+        _DEFAULTS.update(yaml.safe_load(f))
+    dask.config.update_defaults(_DEFAULTS)
 
 
 def get(key: str, override: Any = None) -> Any:
@@ -35,6 +38,29 @@ def get(key: str, override: Any = None) -> Any:
     False
     """
     return dask.config.get(f"collab.{key}", override_with=override)
+
+
+def default(key: str) -> Any:
+    """The packaged default of ``collab.<key>`` (from ``daskcollab.yaml``), whatever is configured.
+
+    Examples
+    --------
+    >>> default("placement.mode")
+    'balanced'
+    """
+    return dask.config.get(f"collab.{key}", config=_DEFAULTS)
+
+
+def setting(key: str, override: Any = None) -> Any:
+    """Like :func:`get`, but a setting configured as ``null`` falls back to its packaged default.
+
+    Examples
+    --------
+    >>> setting("placement.tradeoff")
+    0.5
+    """
+    value = get(key, override)
+    return default(key) if value is None else value
 
 
 _register_defaults()

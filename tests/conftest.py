@@ -3,11 +3,14 @@ and small Zarr stores written fresh per test."""
 
 from __future__ import annotations
 
+import logging
+import traceback
+
 import pytest
 from distributed import Client, LocalCluster
+from testdata import make_classification_store, make_regression_store
 
 from daskcollab import testing
-from testdata import make_classification_store, make_regression_store
 
 
 @pytest.fixture(scope="session")
@@ -63,3 +66,32 @@ def _restore_dask_logging_env():
         os.environ.pop("DASK_LOGGING__DISTRIBUTED", None)
     else:
         os.environ["DASK_LOGGING__DISTRIBUTED"] = before
+
+
+class _PluginErrors(logging.Handler):
+    """Records of an exception raised in daskcollab code that the scheduler only logged: Dask logs,
+    and otherwise ignores, what a plugin hook raises (``transition`` even at INFO level)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.failures: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info and record.exc_info[2] is not None:
+            frames = traceback.extract_tb(record.exc_info[2])
+            if any("/daskcollab/" in f.filename for f in frames):
+                self.failures.append("".join(traceback.format_exception(*record.exc_info)))
+
+
+@pytest.fixture(autouse=True)
+def _no_exception_in_scheduler_plugins():
+    """Fail a test during which a daskcollab scheduler plugin hook raised (in this process' scheduler)."""
+    handler = _PluginErrors()
+    loggers = [logging.getLogger(name) for name in ("distributed.scheduler", "daskcollab")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    yield
+    for logger in loggers:
+        logger.removeHandler(handler)
+    if handler.failures:
+        pytest.fail("a daskcollab scheduler plugin raised (Dask only logged it):\n" + handler.failures[0])

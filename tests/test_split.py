@@ -45,7 +45,7 @@ def test_row_folds_deal_every_chunk_evenly_and_merge_back_exactly(client):
     import dask.array as da
 
     from daskcollab.data import RowFolds, select_fold
-    from daskcollab.ensemble._out_of_fold import merge_folds
+    from daskcollab.ensemble import merge_folds
 
     folds = RowFolds(k=4, seed=0, chunks=(100, 37, 250))
     for i, n in enumerate(folds.chunks):

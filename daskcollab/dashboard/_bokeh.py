@@ -32,6 +32,7 @@ from distributed.dashboard.components.shared import DashboardComponent
 from distributed.dashboard.utils import update
 from distributed.utils import log_errors
 
+from daskcollab._types import RunStatus
 from daskcollab.view import (
     STATE_COLOURS,
     BudgetState,
@@ -148,7 +149,7 @@ class RunsPage(DashboardComponent):
         status = v["status"]
         self.header.text = (f"<h2 style='margin:4px 0'>{html.escape(str(v['workflow']))} "
                             f"<small>run {html.escape(str(v['run_id']))}</small> "
-                            + _badge(status, status in ("failed", "over-budget", "cancelled"), "status") + "</h2>"
+                            + _badge(status, status in (RunStatus.FAILED, RunStatus.OVER_BUDGET, RunStatus.CANCELLED), "status") + "</h2>"
                             + "".join(f"<div style='color:#d62728'>{html.escape(a)}</div>" for a in v["alerts"]))
 
     def _progress(self, v: dict[str, Any]) -> None:
@@ -237,7 +238,7 @@ class RunsPage(DashboardComponent):
         from daskcollab.view import outcome_tables
 
         self.outcome.text = outcome_tables(v) or (
-            "<i>Metrics and blend weights appear here when the run ends.</i>" if v["status"] == "running" else "")
+            "<i>Metrics and blend weights appear here when the run ends.</i>" if v["status"] == RunStatus.RUNNING else "")
 
 
 @log_errors

@@ -20,6 +20,8 @@ from typing import Any
 
 import dask.config
 
+from daskcollab._types import RunStatus
+
 _lock = threading.Lock()
 _collector: Collector | None = None
 
@@ -111,7 +113,7 @@ class Collector:
         latest: dict[str, str] = {}
         for run_id, v in views.items():  # newest first
             latest.setdefault(v["workflow"], run_id)
-        shown = [v for run_id, v in views.items() if v["status"] == "running" or latest.get(v["workflow"]) == run_id]
+        shown = [v for run_id, v in views.items() if v["status"] == RunStatus.RUNNING or latest.get(v["workflow"]) == run_id]
         labels = ["workflow", "run"]
         spent = Gauge(self.name("workflow_spent_dollars"), "Money a workflow's run spent (busy and held); the runs "
                       "still running and each workflow's latest run", labels=[*labels, "basis"])
@@ -145,7 +147,7 @@ class Collector:
                 elapsed.add_metric(key, t["elapsed"])
             if t["remaining"] is not None:
                 deadline_left.add_metric(key, t["remaining"])
-            running.add_metric(key, float(v["status"] == "running"))
+            running.add_metric(key, float(v["status"] == RunStatus.RUNNING))
             complete.add_metric(key, v["progress"]["by_stages"])
             for st in v["stages"]:
                 if st["seconds"] is not None:

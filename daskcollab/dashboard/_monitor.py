@@ -9,6 +9,7 @@ from typing import Any
 from distributed.diagnostics.plugin import SchedulerPlugin
 
 from daskcollab._contract import ANNOTATION_KEY, MONITOR_PLUGIN
+from daskcollab._types import RunStatus, StageState
 
 MONITOR_NAME = MONITOR_PLUGIN
 #: Runs kept (oldest finished runs are dropped first).
@@ -16,7 +17,7 @@ MAX_RUNS = 100
 
 
 def _row() -> dict[str, Any]:
-    return {"kind": None, "state": "pending", "submitted": 0, "done": 0, "erred": 0, "compute_s": 0.0,
+    return {"kind": None, "state": StageState.PENDING.value, "submitted": 0, "done": 0, "erred": 0, "compute_s": 0.0,
             "first": None, "last": None, "started": None, "finished": None}
 
 
@@ -55,7 +56,7 @@ class StageMonitor(SchedulerPlugin):
             self._forget(old)
         self.workflow_of[run_id] = workflow
         self.runs[run_id] = {
-            "run_id": run_id, "workflow": workflow, "started": time.time(), "finished": None, "status": "running",
+            "run_id": run_id, "workflow": workflow, "started": time.time(), "finished": None, "status": RunStatus.RUNNING.value,
             "budget": spec.get("budget"), "deadline": spec.get("deadline"),
             "graph": {s["name"]: {"kind": s.get("kind"), "inputs": list(s.get("inputs") or ())}
                       for s in spec["stages"]},
@@ -74,9 +75,9 @@ class StageMonitor(SchedulerPlugin):
         row = self._get(self.workflow_of.get(run_id, ""), run_id, stage)
         row["state"] = state
         now = time.time()
-        if state == "running":
+        if state == StageState.RUNNING:
             row["started"] = now
-        elif state in ("done", "failed", "reused"):
+        elif state in (StageState.DONE, StageState.FAILED, StageState.REUSED):
             row["finished"] = now
             row["started"] = row["started"] or now
 

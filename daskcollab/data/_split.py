@@ -44,12 +44,12 @@ class RowSplit:
     seed: int = 0
 
     def check(self, stage: str) -> None:
-        for field in ("validation", "test"):
-            value = getattr(self, field)
+        for part in (Part.VALIDATION, Part.TEST):
+            value = getattr(self, part.value)
             if not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
                 raise WorkflowError(
-                    f"stage {stage!r}, field 'split.{field}': expected a fraction in [0, 1), "
-                    f"got {value!r}. Fix: use e.g. {field}=0.2"
+                    f"stage {stage!r}, field 'split.{part.value}': expected a fraction in [0, 1), "
+                    f"got {value!r}. Fix: use e.g. {part.value}=0.2"
                 )
         if self.validation + self.test >= 1.0:
             raise WorkflowError(

@@ -5,6 +5,7 @@
 class probabilities, model-major, for multiclass (each model's columns in sorted label order,
 like ``predict_proba``). Prediction is chunk-wise (``map_blocks``,
 row chunks preserved); fitting gathers its (validation or out-of-fold) rows to the client.
+:func:`out_of_fold_predictions` refits base models once per fold for the out-of-fold rows.
 Names load on first use (see :mod:`daskcollab._lazy`).
 """
 
@@ -18,5 +19,6 @@ __getattr__, __dir__, __all__ = exports(__name__, {
     "WeightedAverage": "_weighted_average",
     "blend_blocks": "_blockwise", "stack_predictions": "_blockwise",
     "ensemble_selection_weights": "_selection",
-    "merge_fold_vectors": "_out_of_fold", "merge_folds": "_out_of_fold",
+    "FoldRefit": "_out_of_fold", "ModelOutput": "_out_of_fold", "merge_fold_vectors": "_out_of_fold",
+    "merge_folds": "_out_of_fold", "out_of_fold_predictions": "_out_of_fold",
 })

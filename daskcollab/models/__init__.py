@@ -10,6 +10,8 @@ from daskcollab._lazy import exports
 __getattr__, __dir__, __all__ = exports(__name__, {
     # the contract every adapter honours
     "FittedModel": "_fitted", "Task": "_fitted",
+    # modes (shared enums)
+    "Device": "daskcollab._types", "Impute": "daskcollab._types",
     # adapters (train / update)
     "LinearSolver": "_linear", "choose_linear_solver": "_linear", "train_linear": "_linear",
     "XGBoostFitted": "_xgboost", "train_xgboost": "_xgboost", "update_xgboost": "_xgboost",

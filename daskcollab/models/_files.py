@@ -43,6 +43,7 @@ import numpy as np
 from distributed import Client
 
 from daskcollab._errors import DataError
+from daskcollab._types import Impute
 from daskcollab.data import OutputKind, check_replaceable, swap_into_place
 from daskcollab.models._fitted import FittedModel, Task
 from daskcollab.models._incremental import IncrementalFitted
@@ -258,6 +259,8 @@ def read_model_meta(path: pathlib.Path) -> dict[str, Any]:
             _bad_meta(path, name, f"expected a {' or '.join(t.__name__ for t in types)}, got {meta.get(name)!r}")
     if "task" in meta and meta["task"] not in {t.value for t in Task}:
         _bad_meta(path, "task", f"expected one of {[t.value for t in Task]!r}, got {meta['task']!r}")
+    if meta["kind"] == "preprocess" and meta.get("impute") not in (None, *(m.value for m in Impute)):
+        _bad_meta(path, "impute", f"expected one of {[m.value for m in Impute]!r} or null, got {meta['impute']!r}")
     if "digest" not in meta:
         logger.warning("load_model: %s has no digest (written before daskcollab recorded one), so changes "
                        "since it was saved cannot be detected", meta_file)

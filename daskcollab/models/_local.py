@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from daskcollab._types import Device
 from daskcollab.models._fitted import Task
 
 
@@ -32,7 +33,7 @@ class LocalXGBoost:
 
         from daskcollab.models._xgboost import xgboost_params
 
-        params = {**xgboost_params(self.task, self.params, "cpu", self.n_classes), "nthread": 1}
+        params = {**xgboost_params(self.task, self.params, Device.CPU, self.n_classes), "nthread": 1}
         booster = xgboost.train(params, xgboost.QuantileDMatrix(X, y), num_boost_round=self.rounds)
         return np.asarray(booster.inplace_predict(X_new), dtype=np.float32)
 

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from daskcollab._errors import WorkflowError, stage_message
+from daskcollab._types import Device
 from daskcollab.models._fitted import Task
 
 
@@ -112,7 +113,7 @@ def _configure(params: Mapping[str, Any], task: Task) -> tuple[str | None, set[s
 
     from daskcollab.models._xgboost import xgboost_params
 
-    full = {**xgboost_params(Task(task), dict(params), "cpu"), "nthread": 1, "verbosity": 1,
+    full = {**xgboost_params(Task(task), dict(params), Device.CPU), "nthread": 1, "verbosity": 1,
             "validate_parameters": True}
     matrix = xgboost.DMatrix(np.zeros((2, 1), dtype=np.float32), label=np.array([0.0, 1.0]))
     with warnings.catch_warnings(record=True) as caught:

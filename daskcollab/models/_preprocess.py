@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import dask
 import dask.array as da
 import numpy as np
 
 from daskcollab._errors import DataError, WorkflowError, stage_message
-
-Impute = Literal["mean", "median", "constant"]
-_IMPUTE = ("mean", "median", "constant")
+from daskcollab._types import Impute
 
 
 @dataclass(frozen=True, eq=False)
@@ -33,7 +31,7 @@ class Preprocessor:
     mean, scale
         Per-feature centre and scale (None: no scaling); ``scale`` is 1 for constant features.
     impute
-        ``"mean"``, ``"median"``, ``"constant"`` or None, as fitted.
+        An :class:`Impute` mode (``"mean"``, ``"median"``, ``"constant"``) or None, as fitted.
     """
 
     fill: np.ndarray | None
@@ -53,18 +51,25 @@ class Preprocessor:
         )
 
     def describe(self) -> dict[str, object]:
-        return {"impute": self.impute, "scale": self.mean is not None}
+        return {"impute": _plain(self.impute), "scale": self.mean is not None}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready statistics (for model files)."""
         as_list = lambda a: None if a is None else np.asarray(a, dtype=np.float64).tolist()  # noqa: E731
         return {"fill": as_list(self.fill), "mean": as_list(self.mean), "scale": as_list(self.scale),
-                "impute": self.impute}
+                "impute": _plain(self.impute)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Preprocessor:
         as_array = lambda v: None if v is None else np.asarray(v, dtype=np.float64)  # noqa: E731
-        return cls(as_array(d["fill"]), as_array(d["mean"]), as_array(d["scale"]), d.get("impute"))
+        impute = d.get("impute")
+        return cls(as_array(d["fill"]), as_array(d["mean"]), as_array(d["scale"]),
+                   None if impute is None else Impute(impute))
+
+
+def _plain(impute: Impute | str | None) -> str | None:
+    """The mode as its plain string (what describe() and model files hold), or None."""
+    return impute.value if isinstance(impute, Impute) else impute
 
 
 def _transform_block(block: np.ndarray, fill: np.ndarray | None, mean: np.ndarray | None,
@@ -77,7 +82,7 @@ def _transform_block(block: np.ndarray, fill: np.ndarray | None, mean: np.ndarra
     return out.astype(np.float32)
 
 
-def fit_preprocess(X_train: da.Array, *, scale: bool = True, impute: Impute | None = None,
+def fit_preprocess(X_train: da.Array, *, scale: bool = True, impute: Impute | str | None = None,
                    fill_value: float = 0.0, stage: str = "preprocess") -> Preprocessor:
     """Fit imputation and/or standardisation on the training rows.
 
@@ -88,9 +93,9 @@ def fit_preprocess(X_train: da.Array, *, scale: bool = True, impute: Impute | No
     scale
         Standardise with dask-ml ``StandardScaler`` (fitted after imputation).
     impute
-        ``"mean"`` (dask-ml ``SimpleImputer``), ``"median"`` (exact per-column median: each
-        feature's training values are brought into one task, so n x 8 bytes per task),
-        ``"constant"`` (``fill_value``) or None.
+        An :class:`Impute` mode or its string: ``"mean"`` (dask-ml ``SimpleImputer``), ``"median"``
+        (exact per-column median: each feature's training values are brought into one task, so
+        n x 8 bytes per task), ``"constant"`` (``fill_value``) or None.
     fill_value
         The value ``impute="constant"`` fills in.
 
@@ -106,27 +111,29 @@ def fit_preprocess(X_train: da.Array, *, scale: bool = True, impute: Impute | No
     >>> prep = fit_preprocess(X_train, scale=True, impute="median")  # doctest: +SKIP
     >>> X_ready = prep.transform(X_all)  # doctest: +SKIP
     """
-    if impute is not None and impute not in _IMPUTE:
-        raise WorkflowError(stage_message(stage, "impute", f"expected one of {_IMPUTE!r} or None, got {impute!r}",
-                                          "impute='mean'"))
+    if impute is not None and impute not in list(Impute):
+        modes = tuple(m.value for m in Impute)
+        raise WorkflowError(stage_message(stage, "impute", f"expected one of {modes!r} or None, got {impute!r}",
+                                          f"impute={Impute.MEAN.value!r}"))
+    impute = None if impute is None else Impute(impute)
     fill = None
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "All-NaN slice encountered", RuntimeWarning)
         warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)
-        if impute == "mean":
+        if impute is Impute.MEAN:
             from dask_ml.impute import SimpleImputer
 
             fill = np.asarray(SimpleImputer(strategy="mean").fit(X_train).statistics_, dtype=np.float64)
-        elif impute == "median":
+        elif impute is Impute.MEDIAN:
             by_column = X_train.rechunk({0: -1, 1: 1})
             (fill,) = dask.compute(da.nanmedian(by_column, axis=0))
             fill = np.asarray(fill, dtype=np.float64)
-        elif impute == "constant":
+        elif impute is Impute.CONSTANT:
             fill = np.full(X_train.shape[1], float(fill_value))
     if fill is not None and np.isnan(fill).any():
         empty = np.flatnonzero(np.isnan(fill)).tolist()
         raise DataError(stage_message(stage, "impute", f"feature column(s) {empty!r} have no value in the training "
-                                                       f"rows, so there is no {impute} to fill with",
+                                                       f"rows, so there is no {_plain(impute)} to fill with",
                                       "drop those features or use more rows"))
     mean = std = None
     if scale:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import dask.array as da
 import numpy as np
@@ -12,6 +12,7 @@ from distributed import Client, Future
 
 from daskcollab._contract import ANNOTATION_KEY
 from daskcollab._errors import WorkflowError
+from daskcollab._types import Device
 from daskcollab.models._fitted import Task
 from daskcollab.models._sklearn_fitted import share_model
 from daskcollab.models._xgboost_train import train_collective
@@ -54,7 +55,7 @@ def train_xgboost(
     task: Task,
     params: Mapping[str, Any],
     rounds: int,
-    device: str,
+    device: Device | str,
     n_classes: int = 2,
 ) -> XGBoostFitted:
     """Train on the row chunks of ``X``, ``y`` with daskcollab's collective
@@ -72,25 +73,23 @@ def train_xgboost(
     return XGBoostFitted(task, booster, share_model(client, booster), full_params)
 
 
-#: Where xgboost trains: ``"cuda"`` (or ``"cuda:<ordinal>"``) needs workers with a GPU.
-Device = Literal["cpu", "cuda"]
-
-
-def xgboost_params(task: Task, params: Mapping[str, Any], device: str, n_classes: int = 2) -> dict[str, Any]:
+def xgboost_params(task: Task, params: Mapping[str, Any], device: Device | str, n_classes: int = 2) -> dict[str, Any]:
     """The booster parameters ``train_xgboost`` hands to the training collective.
 
     The objective follows ``task`` (``binary:logistic``; ``multi:softprob`` with ``num_class``
     for ``n_classes > 2``; ``reg:squarederror``); ``tree_method="hist"`` unless ``params`` sets one; ``device``
-    overrides any ``device`` in ``params``.
+    (a :class:`Device`, or ``"cuda:<ordinal>"``: ``"cuda"`` needs workers with a GPU) overrides any ``device``
+    in ``params``, as its plain string.
 
     Examples
     --------
     >>> xgboost_params(Task.REGRESSION, {"max_depth": 4}, "cuda")["device"]
     'cuda'
     """
-    if not isinstance(device, str) or not (device in ("cpu", "cuda") or device.startswith("cuda:")):
+    if not isinstance(device, str) or not (device in list(Device) or device.startswith(f"{Device.CUDA.value}:")):
         raise WorkflowError(f"train_xgboost: field 'device': expected 'cpu', 'cuda' or 'cuda:<n>', got {device!r}. "
                             "Fix: device='cpu' (or 'cuda' on GPU workers)")
+    device = device.value if isinstance(device, Device) else device  # the plain string reaches xgboost and files
     if task is Task.CLASSIFICATION and n_classes > 2:
         objective: dict[str, Any] = {"objective": "multi:softprob", "num_class": int(n_classes)}
     else:

@@ -1,4 +1,4 @@
-"""What runs taught the planner (pure data, JSON round-trip; no file I/O beyond save/load).
+"""What runs taught the planner (pure data with a JSON round-trip; the files are :mod:`._store`'s).
 
 Two levels of observation:
 
@@ -17,9 +17,7 @@ count more.
 
 from __future__ import annotations
 
-import json
 import math
-import pathlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -170,10 +168,3 @@ class CostModel:
             if value:
                 setattr(model, f"_{name}", [float(value[0]), int(value[1])])
         return model
-
-    def save(self, path: str | pathlib.Path) -> None:
-        pathlib.Path(path).write_text(json.dumps(self.to_dict()))
-
-    @classmethod
-    def load(cls, path: str | pathlib.Path) -> CostModel:
-        return cls.from_dict(json.loads(pathlib.Path(path).read_text()))

@@ -21,10 +21,12 @@ the plugin's watchdog bounds the wait by ``no-worker-timeout``).
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+from daskcollab._errors import stage_message
+from daskcollab.placement._cost_model import CostModel
 from daskcollab.placement._feasibility import Verdict, feasibility, unplaceable_message
 from daskcollab.placement._ledger import Decision
 from daskcollab.placement._planning import Mode, Objective, Plan, Pool, TaskSpec, coarsen, plan
@@ -90,7 +92,7 @@ class Decisions:
     order: dict[Hashable, int] = field(default_factory=dict)  # rank of each task's planned start
 
 
-def _unplaceable(tasks: Sequence[TaskView], cluster: ClusterView, out: Decisions) -> list[TaskView]:
+def _unplaceable(tasks: Sequence[TaskView], cluster: ClusterView, out: Decisions, now: float) -> list[TaskView]:
     """Fail what no current or declared pool can run; return the rest."""
     live, declared = cluster.feasibility_pools()
     keep = []
@@ -102,28 +104,29 @@ def _unplaceable(tasks: Sequence[TaskView], cluster: ClusterView, out: Decisions
         if verdict.verdict is Verdict.NEVER:
             message = unplaceable_message(t.stage, t.resources, t.pool, verdict.missing, [*live, *declared])
             out.fail[t.key] = ("unplaceable", message)
-            out.records.append(Decision(time.time(), t.workflow, t.stage, None, 1, "unplaceable", message=message,
+            out.records.append(Decision(now, t.workflow, t.stage, None, 1, "unplaceable", message=message,
                                         run=t.run))
         else:
             keep.append(t)
     return keep
 
 
-def decide(tasks: Sequence[TaskView], cluster: ClusterView, runs: Mapping[str, RunPlan]) -> Decisions:
-    """Decisions for newly submitted annotated tasks (see the module docstring)."""
+def decide(tasks: Sequence[TaskView], cluster: ClusterView, runs: Mapping[str, RunPlan], now: float) -> Decisions:
+    """Decisions for newly submitted annotated tasks (see the module docstring); ``now`` (unix
+    seconds) dates the decisions."""
     out = Decisions()
-    tasks = _unplaceable(tasks, cluster, out)
+    tasks = _unplaceable(tasks, cluster, out, now)
     by_run = [t for t in tasks if t.run is not None and t.run in runs and t.stage in runs[t.run].stages]
     ad_hoc = [t for t in tasks if not (t.run is not None and t.run in runs and t.stage in runs[t.run].stages)]
     if by_run:
-        _decide_by_run_plan(by_run, cluster, runs, out)
+        _decide_by_run_plan(by_run, cluster, runs, out, now)
     if ad_hoc:
-        _decide_submission(ad_hoc, cluster, out)
+        _decide_submission(ad_hoc, cluster, out, now)
     return out
 
 
 def _decide_by_run_plan(tasks: Sequence[TaskView], cluster: ClusterView, runs: Mapping[str, RunPlan],
-                        out: Decisions) -> None:
+                        out: Decisions, now: float) -> None:
     counts: dict[tuple[str, str, str | None, str], list] = {}
     for t in tasks:
         run = runs[t.run]
@@ -135,7 +138,6 @@ def _decide_by_run_plan(tasks: Sequence[TaskView], cluster: ClusterView, runs: M
         key = (t.run, t.stage, stage_plan.pool if t.pool is None else t.pool, reason)
         c = counts.setdefault(key, [0, t.workflow, run])
         c[0] += 1
-    now = time.time()
     for (run_id, stage, pool, reason), (n, workflow, run) in counts.items():
         p = run.stages[stage]
         out.records.append(Decision(now, workflow, stage, pool, n, reason, mode=run.objective.mode.value,
@@ -143,7 +145,7 @@ def _decide_by_run_plan(tasks: Sequence[TaskView], cluster: ClusterView, runs: M
                                     estimated_cost=run.cost, run=run_id))
 
 
-def _decide_submission(tasks: Sequence[TaskView], cluster: ClusterView, out: Decisions) -> None:
+def _decide_submission(tasks: Sequence[TaskView], cluster: ClusterView, out: Decisions, now: float) -> None:
     """Plan one ad-hoc submission with the task-level policy."""
     live_pools = list(cluster.live.values())
     if not live_pools:
@@ -173,7 +175,7 @@ def _decide_submission(tasks: Sequence[TaskView], cluster: ClusterView, out: Dec
     out.plan = result
     out.planned_keys = [s.key for s in specs]
     if result.meets_budget is False or result.meets_deadline is False:
-        miss = _budget_miss(result, specs, objective)
+        miss = _budget_miss(result, specs, objective, now)
         out.records.append(miss)
         out.budget_miss = miss.message
     by_key = {t.key: t for t in tasks}
@@ -196,7 +198,6 @@ def _decide_submission(tasks: Sequence[TaskView], cluster: ClusterView, out: Dec
         c = counts.setdefault((spec.stage, pool, why), [0, 0.0, t.workflow])
         c[0] += 1
         c[1] += spec.work
-    now = time.time()
     for (stage, pool, why), (n, work, workflow) in counts.items():
         out.records.append(Decision(now, workflow, stage, pool, int(n), why, mode=objective.mode.value,
                                     estimated_work=work, estimated_makespan=result.makespan * slip,
@@ -217,9 +218,7 @@ def _objective(tasks: Sequence[TaskView], cluster: ClusterView) -> Objective:
     return Objective(mode=mode, budget=budget, deadline=deadline, tradeoff=tradeoff)
 
 
-def _budget_miss(result: Plan, specs: Sequence[TaskSpec], objective: Objective) -> Decision:
-    from daskcollab._errors import stage_message
-
+def _budget_miss(result: Plan, specs: Sequence[TaskSpec], objective: Objective, now: float) -> Decision:
     problems = []
     if result.meets_budget is False:
         problems.append(f"budget ${objective.budget!r} but the {objective.mode.value} plan costs ${result.cost:.4f}")
@@ -232,6 +231,25 @@ def _budget_miss(result: Plan, specs: Sequence[TaskSpec], objective: Objective) 
         "; ".join(problems),
         "raise the budget/deadline, add workers to a pool, or choose another mode (fastest|cheapest|balanced)",
     )
-    return Decision(time.time(), None, stages[0] if stages else None, None, len(specs), "budget",
+    return Decision(now, None, stages[0] if stages else None, None, len(specs), "budget",
                     mode=objective.mode.value, estimated_makespan=result.makespan, estimated_cost=result.cost,
                     message=message)
+
+
+def ad_hoc_work(annotation: Mapping[str, Any], prefix: str | None, stage_tasks: int, prefix_average: float | None,
+                default_work: float, model: CostModel) -> float:
+    """Work (seconds at speed 1.0) of an ad-hoc task: its stage's ``cost`` shared by the stage's
+    ``stage_tasks`` tasks of the submission, else Dask's average for its task prefix, else
+    ``default_work``, refined by what the cost model learned.
+
+    Examples
+    --------
+    >>> ad_hoc_work({"stage": "fit", "cost": 8.0}, "x", 4, None, 1.0, CostModel())
+    2.0
+    """
+    cost = annotation.get("cost")
+    if cost is not None:
+        work = float(cost) / stage_tasks
+    else:
+        work = prefix_average if prefix_average is not None and prefix_average > 0 else default_work
+    return model.estimate(annotation.get("stage"), prefix, None, float(work), workflow=annotation.get("workflow"))

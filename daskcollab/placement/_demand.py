@@ -14,7 +14,8 @@ Two sources, one answer per pool (:class:`PoolDemand`):
 * the **tasks** outside planned runs that are restricted to a pool and wait for it (``no-worker``)
   or are queued on its workers, and the pool's **busy** workers (computing now).
 
-A controller reads ``demand.now(t)`` (what the pool needs at ``t``) and ``demand.peak(t0, t1)``
+:func:`cluster_demand` puts both together for the whole cluster, from plain views of the tasks
+(:class:`TaskNeed`). A controller reads ``demand.now(t)`` (what the pool needs at ``t``) and ``demand.peak(t0, t1)``
 (the most it needs at any moment of a window, e.g. the next start-up time).
 """
 
@@ -24,11 +25,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from daskcollab.placement._runplan import ALL_POOLS, RunPlan
-from daskcollab.placement._spec import Pool
+from daskcollab._types import StageState
+from daskcollab.placement._ledger import RunLedger
+from daskcollab.placement._pools import HOLD_RESOURCE, split_resources
+from daskcollab.placement._runplan import ALL_POOLS, RunPlan, RunSpec
+from daskcollab.placement._spec import Pool, can_run
 
 #: Stage states (as the runner reports them) after which a stage needs no workers.
-FINISHED = frozenset({"done", "reused", "failed"})
+FINISHED = frozenset({StageState.DONE, StageState.REUSED, StageState.FAILED})
 
 
 @dataclass(frozen=True)
@@ -141,7 +145,7 @@ def run_needs(
     [('a', 105.0, 110.0), ('b', 110.0, 120.0)]
     """
     spread_over = spread_over or {}
-    live = {name for name in plan.stages if states.get(name, "pending") not in FINISHED}
+    live = {name for name in plan.stages if states.get(name, StageState.PENDING) not in FINISHED}
     running = live & set(active)
     late = max((now - (started + plan.stages[name].finish) for name in running), default=0.0)
     late = max(late, 0.0)
@@ -185,3 +189,53 @@ def pool_demand(
         by_pool.setdefault(name, [])
     return {name: PoolDemand(name, tuple(ns), int(busy.get(name, 0)), int(tasks.get(name, 0)))
             for name, ns in sorted(by_pool.items())}
+
+
+@dataclass(frozen=True)
+class TaskNeed:
+    """A task waiting for a worker (``waiting``) or processing on one, as demand sees it."""
+
+    restrictions: Mapping[str, float] | None  # its resource restrictions, pool label included
+    run: str | None
+    stage: str | None
+    waiting: bool
+
+
+def cluster_demand(tasks: Iterable[TaskNeed], busy: Mapping[str, int], runs: Mapping[str, RunPlan],
+                   records: Mapping[str, RunLedger], specs: Mapping[str, RunSpec], planning: Sequence[Pool],
+                   pools: Iterable[str], now: float) -> dict[str, PoolDemand]:
+    """Per pool, what it needs now and soon: the active runs' planned needs (a stage whose tasks
+    compute or wait for a worker is needed now), its ``busy`` workers, and the tasks outside
+    planned runs waiting for it or queued on its workers (a waiting task with no pool label counts
+    for the cheapest of the ``planning`` pools that can run it).
+
+    Examples
+    --------
+    >>> d = cluster_demand([TaskNeed({"pool-gpu": 1}, None, None, True)], {"spot": 1}, {}, {}, {},
+    ...                    [Pool("spot", 0.1, 1.0, 1)], ["spot"], now=0.0)
+    >>> d["gpu"].tasks, d["spot"].busy
+    (1, 1)
+    """
+    counts: dict[str, int] = {}
+    active: dict[str, set[str | None]] = {}  # run -> stages with tasks computing or waiting for a worker
+    for t in tasks:
+        plain, pinned = split_resources(t.restrictions)
+        plain.pop(HOLD_RESOURCE, None)  # held one loop turn to be released in plan order: it waits all the same
+        pool = pinned[0] if pinned else None
+        if pool is None and t.waiting:
+            able = [p for p in planning if can_run(plain, None, p)]
+            pool = min(able, key=lambda p: p.price_per_hour / p.speed).name if able else None
+        if t.run in runs:
+            active.setdefault(t.run, set()).add(t.stage)
+        elif pool is not None:
+            counts[pool] = counts.get(pool, 0) + 1
+    needs: list[Need] = []
+    for run_id, plan in runs.items():
+        record, spec = records.get(run_id), specs.get(run_id)
+        if record is None or record.finished is not None:
+            continue
+        spread_over = {s.name: [p for p in planning if can_run(s.resources, s.pool, p)] for s in spec.stages
+                       if s.name in plan.stages and plan.stages[s.name].pool == ALL_POOLS} if spec else {}
+        needs += run_needs(plan, record.started, {n: s.state for n, s in record.stages.items()}, now,
+                           spread_over=spread_over, active=active.get(run_id, ()))
+    return pool_demand(needs, pools, busy=busy, tasks=counts)

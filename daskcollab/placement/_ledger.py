@@ -20,11 +20,12 @@ cost is shared among its stages in proportion to their busy seconds on each pool
 from __future__ import annotations
 
 import math
-import time
 from collections import deque
 from collections.abc import Hashable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from daskcollab._types import RunStatus, StageState
 
 UNANNOTATED = "(unannotated)"
 
@@ -103,7 +104,7 @@ class StageRecord:
 
     by_pool: dict[str, Totals] = field(default_factory=dict)
     intervals: list[tuple[float, float, str, str]] = field(default_factory=list)  # (start, stop, pool, worker)
-    state: str = "pending"
+    state: StageState = StageState.PENDING
     started: float | None = None
     finished: float | None = None
     first_start: float | None = None
@@ -167,7 +168,7 @@ class RunLedger:
     budget: float | None = None
     deadline: float | None = None
     finished: float | None = None
-    status: str = "running"
+    status: RunStatus = RunStatus.RUNNING
     stages: dict[str, StageRecord] = field(default_factory=dict)
     plan: dict[str, Any] | None = None
     replans: int = 0
@@ -213,23 +214,21 @@ class Ledger:
 
     # ------------------------------------------------------------------ workers
     def worker_requested(self, pool: str, price_per_hour: float, n: int = 1, *, names: tuple[str, ...] = (),
-                         now: float | None = None) -> None:
+                         now: float) -> None:
         """An elastic controller asked for ``n`` workers of ``pool``: bill them from now (they boot).
 
         The next workers of ``pool`` to join take these requests (the one asked for under its
         name first, else the oldest).
         """
-        now = time.time() if now is None else now
         queue = self._booting.setdefault(pool, deque())
         for i in range(int(n)):
             span = WorkerSpan(names[i] if i < len(names) else "", pool, float(price_per_hour), None, requested=now)
             queue.append(span)
             self.spans.append(span)
 
-    def requests_cancelled(self, pool: str, n: int | None = None, now: float | None = None) -> int:
+    def requests_cancelled(self, pool: str, n: int | None = None, *, now: float) -> int:
         """``n`` (default all) of ``pool``'s requests whose worker has not joined were withdrawn, newest
         first: billed from the request to now. Returns how many were withdrawn."""
-        now = time.time() if now is None else now
         queue = self._booting.get(pool) or deque()
         count = 0
         while queue and (n is None or count < n):
@@ -237,11 +236,10 @@ class Ledger:
             count += 1
         return count
 
-    def worker_up(self, address: str, pool: str, price_per_hour: float, now: float | None = None, *,
+    def worker_up(self, address: str, pool: str, price_per_hour: float, *, now: float,
                   name: str | None = None) -> None:
         if address in self._open:
             return
-        now = time.time() if now is None else now
         queue = self._booting.get(pool)
         if queue:
             i = next((i for i, s in enumerate(queue) if name is not None and s.address == str(name)), 0)
@@ -253,10 +251,10 @@ class Ledger:
             self.spans.append(span)
         self._open[address] = span
 
-    def worker_down(self, address: str, now: float | None = None) -> None:
+    def worker_down(self, address: str, *, now: float) -> None:
         span = self._open.pop(address, None)
         if span is not None:
-            span.left = time.time() if now is None else now
+            span.left = now
 
     def _by_pool(self, t0: float, t1: float, *, booting: bool = False, money: bool = False) -> dict[str, float]:
         """Per pool, the spans' held (or booting) seconds within ``[t0, t1]``, or their money."""
@@ -292,19 +290,25 @@ class Ledger:
 
     # ------------------------------------------------------------------ runs
     def start_run(self, run_id: str, workflow: str, *, budget: float | None, deadline: float | None,
-                  now: float | None = None) -> RunLedger:
+                  now: float) -> RunLedger:
         while len(self.runs) >= self.max_runs:
             oldest = next((k for k, r in self.runs.items() if r.finished is not None), next(iter(self.runs)))
             del self.runs[oldest]
-        run = self.runs[run_id] = RunLedger(run_id, workflow, time.time() if now is None else now, budget, deadline)
+        run = self.runs[run_id] = RunLedger(run_id, workflow, now, budget, deadline)
         return run
 
-    def run_spend(self, run: RunLedger, now: float | None = None) -> dict[str, float]:
+    def run_spend(self, run: RunLedger, now: float) -> dict[str, float]:
         """``{"busy": $, "held": $}`` of a run so far."""
-        now = time.time() if now is None else now
         busy = sum(t.cost for s in run.stages.values() for t in s.by_pool.values())
         held = sum(self.held_cost_by_pool(run.started, run.finished or now).values())
         return {"busy": busy, "held": held}
+
+    def ad_hoc_objective(self, budget: float | None, deadline: float | None) -> None:
+        """The budget and deadline of ad-hoc (annotated, not run) submissions, as their latest plan had them."""
+        if budget is not None:
+            self.budget = float(budget)
+        if deadline is not None:
+            self.deadline = float(deadline)
 
     # ------------------------------------------------------------------ tasks and decisions
     def record_decision(self, decision: Decision) -> None:
@@ -353,9 +357,8 @@ class Ledger:
         return sum(t.cost for t in self.by_pool.values())
 
     # ------------------------------------------------------------------ views
-    def run_snapshot(self, run: RunLedger, now: float | None = None) -> dict[str, Any]:
+    def run_snapshot(self, run: RunLedger, now: float) -> dict[str, Any]:
         """Plain data of one run: spend (busy, held) per pool and stage, stage states, budget, plan."""
-        now = time.time() if now is None else now
         end = run.finished or now
         held_pool = self.held_cost_by_pool(run.started, end)
         held_seconds = self.held_seconds_by_pool(run.started, end)
@@ -371,7 +374,7 @@ class Ledger:
             held = sum(held_pool.get(pool, 0.0) * t.busy_seconds / busy_seconds_pool[pool]
                        for pool, t in s.by_pool.items() if busy_seconds_pool.get(pool))
             stages[name] = {
-                "state": s.state, "started": s.started, "finished": s.finished,
+                "state": StageState(s.state).value, "started": s.started, "finished": s.finished,
                 "tasks": sum(t.tasks for t in s.by_pool.values()),
                 "busy_seconds": sum(t.busy_seconds for t in s.by_pool.values()),
                 "active_seconds": s.active_seconds(),
@@ -385,7 +388,7 @@ class Ledger:
         busy, held = sum(busy_pool.values()), sum(held_pool.values())
         spend = held
         return {
-            "run_id": run.run_id, "workflow": run.workflow, "status": run.status,
+            "run_id": run.run_id, "workflow": run.workflow, "status": RunStatus(run.status).value,
             "started": run.started, "finished": run.finished, "elapsed": end - run.started,
             "budget": run.budget, "deadline": run.deadline,
             "cost_busy": busy, "cost_held": held, "cost_startup": sum(startup_pool.values()),
@@ -398,9 +401,8 @@ class Ledger:
             "decisions": [asdict(d) for d in self.decisions if d.run == run.run_id][-200:],
         }
 
-    def snapshot(self, now: float | None = None) -> dict[str, Any]:
+    def snapshot(self, now: float) -> dict[str, Any]:
         """Cluster-wide plain data (JSON-ready), with every run's snapshot under ``runs``."""
-        now = time.time() if now is None else now
         t0 = min((s.start for s in self.spans), default=now)
         cost = self.cost
         return {

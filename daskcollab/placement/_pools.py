@@ -17,14 +17,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from daskcollab._contract import POOL_PREFIX, pool_resource  # noqa: F401  (re-exported)
+from daskcollab._contract import METADATA_KEY, POOL_LABEL_QUANTITY, POOL_PREFIX, pool_resource  # noqa: F401
 from daskcollab._errors import DaskCollabError, stage_message
 from daskcollab.placement._planning import Pool
 
-#: Quantity of the pool label a worker advertises; tasks ask for 1, so it never limits concurrency.
-POOL_LABEL_QUANTITY = 1_000_000
-#: Key of the worker metadata in ``worker.startup_information`` / ``WorkerState.extra``.
-METADATA_KEY = "daskcollab"
+#: Resource no worker has: the plugin holds a task in ``no-worker`` for one turn of the event loop
+#: with it (to err it, or to release a submission in the plan's order); it is no pool request.
+HOLD_RESOURCE = "daskcollab-hold"
 
 
 def pool_of_label(label: str) -> str | None:

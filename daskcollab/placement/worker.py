@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["dask_setup", "join_pool"]
+__all__ = ["dask_setup", "join_pool"]  # noqa: F822  (resolved by __getattr__ below)
 
 
 def __getattr__(name: str) -> Any:

@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from daskcollab._types import StageState
 from daskcollab.report._svg import bar_svg, dag_svg, gantt_svg
 from daskcollab.view import badge as _badge
 from daskcollab.view import escape as _e
@@ -89,8 +90,8 @@ def render_report(result: Any) -> str:
           _num(s["seconds"] if s["seconds"] is not None else (data.get("timings") or {}).get(s["stage"]), ".1f"),
           _num(s["busy_seconds"], ".1f"), fmt_money(s["cost_busy"]), fmt_money(s["cost_held"])] for s in view["stages"]],
         "stages"))
-    reused = [s["stage"] for s in view["stages"] if s["state"] == "reused"]
-    failed = [s["stage"] for s in view["stages"] if s["state"] == "failed"]
+    reused = [s["stage"] for s in view["stages"] if s["state"] == StageState.REUSED]
+    failed = [s["stage"] for s in view["stages"] if s["state"] == StageState.FAILED]
     parts.append(f"<p>Reused (not recomputed): {_e(', '.join(reused) or 'none')}. "
                  f"Failed: {_e(', '.join(failed) or 'none')}.</p>")
 

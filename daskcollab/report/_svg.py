@@ -6,6 +6,7 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from daskcollab._types import StageState
 from daskcollab.view import STATE_COLOURS, stage_colours
 
 
@@ -61,7 +62,7 @@ def dag_svg(stages: Sequence[Mapping[str, Any]]) -> str:
                              f"marker-end='url(#arrow)'/>")
     for stage, (x, y) in pos.items():
         s = by_name[stage]
-        state = s.get("state") or "pending"
+        state = s.get("state") or StageState.PENDING.value
         colour = STATE_COLOURS.get(state, "#9e9e9e")
         parts.append(f"<g class='stage' data-stage='{_e(stage)}' data-state='{_e(state)}'>"
                      f"<title>{_e(stage)} ({_e(s.get('kind') or '')}): {_e(state)}</title>"

@@ -9,7 +9,7 @@ from daskcollab._lazy import exports
 
 __getattr__, __dir__, __all__ = exports(__name__, {
     "StageContext": "daskcollab._context",
-    "StageState": "_executor",
+    "StageState": "daskcollab._types",
     "RunResult": "_result", "library_versions": "_result",
     "connect": "_runner", "local_cluster": "_runner", "run": "_runner",
 })

@@ -30,7 +30,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 
 import dask
@@ -41,6 +40,7 @@ from daskcollab._context import StageContext, reset_context, set_context
 from daskcollab._contract import ANNOTATION_KEY
 from daskcollab._errors import RecoveryError, RunCancelledError
 from daskcollab._recovery import Loss, budget_for, classify, loss_of, preempted_workers, reset_budget, set_budget
+from daskcollab._types import StageState
 from daskcollab.compile import CompiledStage, CompiledWorkflow
 from daskcollab.runtime._resume import ResumeStore
 
@@ -52,15 +52,6 @@ ROOT_CAUSE_GRACE_S = 2.0
 #: How long a run given up waits for its stages' threads to stop (an xgboost collective cancels its
 #: ranks and frees its worker locks) before it raises, so the next run finds the workers free.
 GIVE_UP_JOIN_S = 10.0
-
-
-class StageState(str, Enum):
-    PENDING = "pending"
-    RUNNING = "running"  # its run() is submitting / blocking
-    SUBMITTED = "submitted"  # run() returned; its futures are computing (the output exists)
-    DONE = "done"
-    FAILED = "failed"
-    REUSED = "reused"
 
 
 @dataclass

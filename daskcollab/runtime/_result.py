@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from daskcollab._errors import DataError
+from daskcollab._types import StageState
 
 #: Libraries whose versions a run records (import names).
 RECORDED_LIBRARIES = ("dask", "distributed", "dask_ml", "xgboost", "sklearn", "numpy", "zarr", "skops")
@@ -113,7 +114,7 @@ class RunResult:
     @property
     def reused(self) -> tuple[str, ...]:
         """The stages rebuilt from what an earlier run of the workflow kept (see ``collab.resume``)."""
-        return tuple(name for name, state in self.stage_states.items() if state == "reused")
+        return tuple(name for name, state in self.stage_states.items() if state == StageState.REUSED)
 
     @property
     def wall_seconds(self) -> float:
@@ -205,7 +206,7 @@ class RunResult:
         for stage, seconds in self.timings.items():
             line = f"  {stage:<20} {seconds:8.2f} s"
             state = self.stage_states.get(stage)
-            if state and state != "done":
+            if state and state != StageState.DONE:
                 line += f"  [{state}]"
             p = planned.get(stage)
             if p:

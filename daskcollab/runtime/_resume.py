@@ -36,6 +36,7 @@ from typing import Any
 
 from daskcollab import _config
 from daskcollab._errors import WorkflowError
+from daskcollab._types import RunStatus
 
 logger = logging.getLogger("daskcollab")
 
@@ -158,9 +159,9 @@ class ResumeStore:
         if not self.enabled:
             return
         previous = _read_json(self.folder / _STATE_FILE)
-        unfinished = isinstance(previous, dict) and previous.get("status") != "done"
+        unfinished = isinstance(previous, dict) and previous.get("status") != RunStatus.DONE
         self.reusing = not self.recompute and (self.mode is ResumeMode.ALWAYS or unfinished)
-        self._write_state({"run_id": run_id, "status": "running", "started_at": time.time()})
+        self._write_state({"run_id": run_id, "status": RunStatus.RUNNING.value, "started_at": time.time()})
 
     def finish(self, status: str) -> None:
         if self.enabled:

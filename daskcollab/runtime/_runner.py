@@ -14,9 +14,11 @@ from distributed import Client, LocalCluster
 
 from daskcollab import _config
 from daskcollab._errors import BudgetError, ClusterError, UnplaceableError
+from daskcollab._types import RunStatus, StageState
 from daskcollab.compile import CompiledWorkflow
+from daskcollab.placement import StartKind
 from daskcollab.runtime import _remote
-from daskcollab.runtime._executor import StageRun, StageState, execute
+from daskcollab.runtime._executor import StageRun, execute
 from daskcollab.runtime._preflight import preflight
 from daskcollab.runtime._progress import Progress
 from daskcollab.runtime._result import RunResult, library_versions
@@ -87,7 +89,7 @@ def run(
         remote = _Remote(c, run_id, check.remote)
         answer = remote.start(compiled)
         warnings = [*check.warnings, *answer.get("warnings", [])]
-        status = "failed"
+        status = RunStatus.FAILED
         start = time.perf_counter()
         display = Progress(len(compiled.steps), enabled=show)
         resume = ResumeStore(compiled.workflow.name, recompute=recompute)
@@ -96,19 +98,19 @@ def run(
             with display:
                 runs = execute(compiled, c, run_id=run_id, concurrency=limit, show_progress=show, resume=resume,
                                on_change=lambda r, state: (display(r, state), remote.stage_event(r, state)))
-            status = "done"
-            resume.finish(status)
+            status = RunStatus.DONE
+            resume.finish(status.value)
         except BaseException as exc:
-            resume.finish("failed")
+            resume.finish(RunStatus.FAILED.value)
             remote.cancel(f"run {run_id} was cancelled after an error: {type(exc).__name__}: {exc}"[:2000])
-            ledger = remote.finish(status)
-            if ledger and ledger.get("status") == "over-budget" and not isinstance(exc, BudgetError):
+            ledger = remote.finish(status.value)
+            if ledger and ledger.get("status") == RunStatus.OVER_BUDGET and not isinstance(exc, BudgetError):
                 # the plugin erred the run's tasks for its budget; libraries may re-raise that as their own error
                 raise BudgetError(ledger["alerts"][-1]) from exc
             raise
         makespan = time.perf_counter() - start
         outcome = _outcome(runs)
-        ledger = remote.finish(status, {k: outcome[k] for k in ("metrics", "weights", "blends")})
+        ledger = remote.finish(status.value, {k: outcome[k] for k in ("metrics", "weights", "blends")})
     return _result(compiled, outcome, runs, run_id=run_id, plan=answer.get("plan"), ledger=ledger,
                    makespan=makespan, started_at=started_at, warnings=warnings)
 
@@ -116,8 +118,8 @@ def run(
 class _Remote:
     """The run's calls to the scheduler (no-ops when daskcollab is not importable there)."""
 
-    STATES = {StageState.RUNNING: "running", StageState.DONE: "done", StageState.FAILED: "failed",
-              StageState.REUSED: "reused"}
+    #: The stage states the scheduler hears of (``submitted`` is the client's own).
+    REPORTED = frozenset({StageState.RUNNING, StageState.DONE, StageState.FAILED, StageState.REUSED})
 
     def __init__(self, client: Client, run_id: str, enabled: bool) -> None:
         self.client, self.run_id, self.enabled = client, run_id, enabled
@@ -127,13 +129,13 @@ class _Remote:
             return {}
         answer = self.client.run_on_scheduler(_remote.start_run, compiled.run_spec(self.run_id).to_dict())
         if "error" in answer:
-            cls = BudgetError if answer.get("kind") == "budget" else UnplaceableError
+            cls = BudgetError if answer.get("kind") == StartKind.BUDGET else UnplaceableError
             raise cls(answer["error"])
         return answer
 
     def stage_event(self, run: StageRun, new: StageState) -> None:
-        state = self.STATES.get(new)
-        if self.enabled and state is not None:
+        state = StageState(new).value
+        if self.enabled and new in self.REPORTED:
             try:
                 self.client.run_on_scheduler(_remote.stage_event, self.run_id, run.name, state)
             except Exception as exc:  # reporting must never break the run

@@ -19,9 +19,12 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 
+from daskcollab._types import RunStatus, StageState
+
 #: Stage states, in the order the page lists them.
-STAGE_STATES = ("pending", "running", "submitted", "done", "reused", "failed")
-FINISHED = ("done", "reused")
+STAGE_STATES = tuple(s.value for s in (StageState.PENDING, StageState.RUNNING, StageState.SUBMITTED, StageState.DONE,
+                                        StageState.REUSED, StageState.FAILED))
+FINISHED = (StageState.DONE.value, StageState.REUSED.value)
 STATE_COLOURS = {"pending": "#9e9e9e", "running": "#1f77b4", "submitted": "#6baed6", "done": "#2ca02c",
                  "reused": "#17becf", "failed": "#d62728"}
 #: Bokeh's Category20: a stage has the same colour on the page and in the report.
@@ -73,16 +76,17 @@ def run_from_result(result: Mapping[str, Any]) -> dict[str, Any]:
         "status": _status_of(states), "graph": graph, "plan": result.get("plan") or None,
         "budget": (result.get("placements") or {}).get("budget"),
         "deadline": (result.get("placements") or {}).get("deadline"),
-        "stages": {s: {"state": states.get(s, "pending"), "kind": (graph.get(s) or {}).get("kind")} for s in order},
+        "stages": {s: {"state": states.get(s, StageState.PENDING.value), "kind": (graph.get(s) or {}).get("kind")} for s in order},
         "outcome": {"metrics": result.get("metrics") or {}, "weights": result.get("weights") or {},
                     "blends": result.get("blends") or {}},
     }
 
 
 def _status_of(states: Mapping[str, str]) -> str:
-    if any(s == "failed" for s in states.values()):
-        return "failed"
-    return "done" if states and all(s in FINISHED for s in states.values()) else "running"
+    if any(s == StageState.FAILED for s in states.values()):
+        return RunStatus.FAILED.value
+    done = states and all(s in FINISHED for s in states.values())
+    return RunStatus.DONE.value if done else RunStatus.RUNNING.value
 
 
 def run_view(run: Mapping[str, Any] | None, ledger: Mapping[str, Any] | None, *,
@@ -117,13 +121,13 @@ def run_view(run: Mapping[str, Any] | None, ledger: Mapping[str, Any] | None, *,
                                                                          if s not in mon_stages and s not in led_stages)]
     started = ledger.get("started") or run.get("started")
     finished = ledger.get("finished") or run.get("finished")
-    status = ledger.get("status") or run.get("status") or "running"
+    status = ledger.get("status") or run.get("status") or RunStatus.RUNNING.value
     elapsed = None if started is None else (finished or now) - started
 
     stages = []
     for name in names:
         m, s, p = mon_stages.get(name) or {}, led_stages.get(name) or {}, planned.get(name) or {}
-        state = m.get("state") or s.get("state") or "pending"
+        state = m.get("state") or s.get("state") or StageState.PENDING.value
         s_start, s_end = s.get("started") or m.get("started"), s.get("finished") or m.get("finished")
         stages.append({
             "stage": name, "kind": m.get("kind") or ((run.get("graph") or {}).get(name) or {}).get("kind"),
@@ -142,8 +146,8 @@ def run_view(run: Mapping[str, Any] | None, ledger: Mapping[str, Any] | None, *,
     work_done = sum(st["planned_work"] or 0.0 for st in done) if planned else None
     progress = {
         "stages_total": len(stages), "stages_done": len(done),
-        "stages_running": sum(st["state"] in ("running", "submitted") for st in stages),
-        "stages_failed": sum(st["state"] == "failed" for st in stages),
+        "stages_running": sum(st["state"] in (StageState.RUNNING, StageState.SUBMITTED) for st in stages),
+        "stages_failed": sum(st["state"] == StageState.FAILED for st in stages),
         "by_stages": len(done) / len(stages) if stages else 0.0,
         "work_total": work_total, "work_done": work_done,
         "by_work": (work_done / work_total) if work_total else None,
@@ -154,7 +158,7 @@ def run_view(run: Mapping[str, Any] | None, ledger: Mapping[str, Any] | None, *,
     over = ledger.get("over_budget")
     if budget is None:
         budget_state = BudgetState.NONE
-    elif over or status == "over-budget":
+    elif over or status == RunStatus.OVER_BUDGET:
         budget_state = BudgetState.OVER
     else:
         budget_state = BudgetState.WITHIN

@@ -6,6 +6,7 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, replace
+from enum import Enum
 from typing import Any, ClassVar
 
 import dask.array as da
@@ -28,7 +29,7 @@ from daskcollab.data import (
     select_rows,
     write_predictions,
 )
-from daskcollab.models import fit_preprocess, worker_headroom
+from daskcollab.models import Impute, fit_preprocess, worker_headroom
 from daskcollab.workflow._constraints import Choice, Flag, Number, Path, SplitOf, Table, Text, edge, param
 from daskcollab.workflow._paths import Access, PathUse
 from daskcollab.workflow._stage import Stage, StageKind
@@ -37,6 +38,15 @@ logger = logging.getLogger("daskcollab")
 
 #: Arrays every prediction store holds besides the models' (row ids, split parts).
 ROW_ARRAYS = ("row", "part")
+
+
+class SinkRows(str, Enum):
+    """Which rows a :class:`ZarrSink` writes: all of them, or one split part (a :class:`Part`)."""
+
+    ALL = "all"
+    TRAIN = Part.TRAIN.value
+    VALIDATION = Part.VALIDATION.value
+    TEST = Part.TEST.value
 
 
 def _builder_names() -> list[str]:
@@ -126,7 +136,7 @@ class Standardize(Stage):
 
     data: Stage = edge(StageKind.SOURCE, StageKind.PREPROCESS)
     _: KW_ONLY
-    impute: str = param(Choice(("mean", "median", "constant")), "mean", example="median")
+    impute: str = param(Choice(Impute), Impute.MEAN, example=Impute.MEDIAN)
     fill_value: float = param(Number(), 0.0)
 
     kind: ClassVar[StageKind] = StageKind.PREPROCESS
@@ -171,7 +181,7 @@ class ZarrSink(Stage):
     models: Sequence[Stage] = edge(StageKind.MODEL, StageKind.ENSEMBLE, example="xgb, blend")
     _: KW_ONLY
     path: str | os.PathLike = param(Path(), "predictions.zarr", yaml_required=True)
-    part: str = param(Choice(("all", *(p.value for p in Part))), "all")
+    part: str = param(Choice(SinkRows), SinkRows.ALL)
     overwrite: bool = param(Flag(), False, example=True)
 
     kind: ClassVar[StageKind] = StageKind.SINK
@@ -200,9 +210,10 @@ class ZarrSink(Stage):
                                               "write predictions of the same rows to one store"))
             arrays[stage.name] = out.predictions
         arrays.update(rows)
-        if self.part != "all":
-            arrays = {name: select_rows(arr, plan, Part(self.part)) for name, arr in arrays.items()}
-        attrs = {"workflow": ctx.workflow, "stage": self.name, "part": self.part,
+        rows_written = SinkRows(self.part)
+        if rows_written is not SinkRows.ALL:
+            arrays = {name: select_rows(arr, plan, Part(rows_written.value)) for name, arr in arrays.items()}
+        attrs = {"workflow": ctx.workflow, "stage": self.name, "part": rows_written.value,
                  "arrays": [s.name for s in self.models]}
         array_attrs = {"row": {"description": "row position in the source store"},
                        "part": {"description": "split part of the row", "flag_values": [-1, *PART_CODES.values()],

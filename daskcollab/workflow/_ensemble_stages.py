@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
 from dataclasses import KW_ONLY, dataclass
 from enum import Enum
@@ -12,23 +11,22 @@ from typing import ClassVar
 import dask
 import dask.array as da
 import numpy as np
-from dask.base import tokenize
 
 from daskcollab._context import StageContext
 from daskcollab._errors import DataError, WorkflowError, stage_message
-from daskcollab.data import Part, RowFolds, RowSample, describe_chunks, sample_rows, select_fold, select_rows
+from daskcollab.data import Part, RowSample, describe_chunks, sample_rows, select_rows
 from daskcollab.ensemble import (
     EnsembleSelection,
+    FoldRefit,
     Stacking,
     Voting,
     WeightedAverage,
     blend_blocks,
-    merge_fold_vectors,
-    merge_folds,
+    out_of_fold_predictions,
     stack_predictions,
 )
 from daskcollab.evaluation import score
-from daskcollab.models import Task, fit_predict_local, fits_in_one_worker, worker_headroom
+from daskcollab.models import Task, fits_in_one_worker, worker_headroom
 from daskcollab.workflow._constraints import Choice, Integer, Number, edge, param
 from daskcollab.workflow._model_stages import Predictions
 from daskcollab.workflow._stage import Stage, StageKind
@@ -56,7 +54,6 @@ class FitRows(str, Enum):
 #: Peak memory of a blender fit in one worker, as a multiple of its input's bytes (logits,
 #: cross-validation copies).
 BLEND_FIT_PEAK_FACTOR = 10.0
-_OOF_LOCK = threading.Lock()
 
 
 @dataclass(eq=False)
@@ -85,8 +82,9 @@ class Blend(Stage):
     (seeded); every base model is refitted once per fold without that fold and predicts it.
     When a model's training rows take at most ``local_fold_fraction`` of the tightest worker's
     memory headroom, its fold refits run side by side, one task per fold training the same
-    estimator in-process (see ``daskcollab.models._local``); otherwise its own trainer runs
-    once per fold. Blends of the same models in one run share these predictions.
+    estimator in-process; otherwise its own trainer runs once per fold (see
+    :func:`daskcollab.ensemble.out_of_fold_predictions`). Blends of the same models in one run
+    share these predictions.
     ``"validation"``: the models' predictions of the validation rows. Default: out-of-fold
     for ``stacking`` and ``ensemble_selection`` (validation when a member is not a model
     stage), validation for the others.
@@ -144,7 +142,10 @@ class Blend(Stage):
         plan = first.data.split
         rows = self.resolved_fit_rows()
         if rows is FitRows.OUT_OF_FOLD:
-            fit_X, fit_y = out_of_fold_predictions(self, ctx, inputs), select_rows(first.data.y, plan, Part.TRAIN)
+            refits = [FoldRefit(m.name, m._fit, m._local_model) for m in self.models]
+            oof = out_of_fold_predictions(ctx, refits, inputs, folds=self.folds,
+                                          local_fold_fraction=self.local_fold_fraction, stage=self.name)
+            fit_X, fit_y = oof, select_rows(first.data.y, plan, Part.TRAIN)
         else:
             if plan.size(Part.VALIDATION) == 0:
                 raise DataError(stage_message(self.name, "fit_rows", "the source has no validation rows to fit the "
@@ -211,56 +212,6 @@ def _blend_details(stage: Blend, blender, rows: FitRows) -> dict[str, object]:
             "C": blender.C_}
 
 
-def out_of_fold_predictions(stage: Blend, ctx: StageContext, inputs: Sequence[Predictions]) -> da.Array:
-    """(n_train, n_columns) predictions of the training rows, each by models that did not see it.
-
-    Every training chunk's rows are dealt evenly to ``stage.folds`` folds (:class:`RowFolds`,
-    seeded); each base model stage is refitted once per fold, with its own trainer, on the rows
-    of the other folds, and predicts the fold's rows. Dealing rows within chunks (rather than
-    whole chunks) keeps every fold representative when the store is in time order. A model's
-    column is computed once per run, fold count and ``local_fold_fraction`` (kept on its
-    :class:`Predictions`), so blends of the same models share it.
-    """
-    key = ("out_of_fold", stage.folds, 0, stage.local_fold_fraction)
-    with _OOF_LOCK:
-        missing = [(model, out) for model, out in zip(stage.models, inputs) if key not in out.cache]
-        # every model's side-by-side fold fits are submitted before any is waited for, so the
-        # workers stay busy across models (one model's last fold beside the next model's first)
-        lazy = [_out_of_fold_column(stage, ctx, model, out) for model, out in missing]
-        for (_, out), column in zip(missing, ctx.persist(*lazy) if lazy else ()):
-            out.cache[key] = column
-    return stack_predictions([out.cache[key] for out in inputs])
-
-
-def _out_of_fold_column(stage: Blend, ctx: StageContext, model, out: Predictions) -> da.Array:
-    """One model's out-of-fold column, lazy (side-by-side fold fits already submitted)."""
-    plan = out.data.split
-    y_train = select_rows(out.data.y, plan, Part.TRAIN)
-    folds = RowFolds(stage.folds, seed=0, chunks=y_train.chunks[0])
-    worker_memory = min(worker_headroom(ctx.client), default=float("inf"))
-    X_train = select_rows(out.data.X, plan, Part.TRAIN)
-    n_classes = out.predictions.shape[1] if out.predictions.ndim == 2 else (2 if out.task is Task.CLASSIFICATION else 0)
-    local = model._local_model(out.task, n_classes)
-    side_by_side = local is not None and X_train.nbytes <= stage.local_fold_fraction * worker_memory
-    logger.info("%s: refitting %r on %d folds (%s)", stage.name, model.name, folds.k,
-                "side by side, one task per fold" if side_by_side else "one fit after another")
-    held_out = []
-    for k in range(folds.k):
-        X_fit, y_fit = select_fold(X_train, folds, k, held_out=False), select_fold(y_train, folds, k, held_out=False)
-        X_new = select_fold(X_train, folds, k, held_out=True)
-        if side_by_side:
-            # the arrays reach the task through finalize keys named afresh per call: a key of the
-            # run's own keeps a repeated run from resubmitting this key with other dependencies
-            name = "fit_predict_local-" + tokenize(local, X_fit.name, y_fit.name, X_new.name, ctx.run_id)
-            held_out.append(dask.delayed(fit_predict_local, pure=True)(local, X_fit, y_fit, X_new, dask_key_name=name))
-        else:
-            held_out.append(model._fit(ctx, X_fit, y_fit, out.task, n_classes).predict(X_new))
-    if side_by_side:
-        # run the K fits now, side by side; merge from their results (never refit per chunk)
-        return merge_fold_vectors(folds, ctx.client.compute(held_out), out.predictions.shape[1:])
-    return merge_folds(folds, held_out)
-
-
 def _check_aligned(stage: Stage, inputs: Sequence[Predictions]) -> Predictions:
     first = inputs[0]
     for model, out in zip(stage.models[1:], inputs[1:]):
@@ -289,7 +240,7 @@ class Evaluate(Stage):
 
     models: Sequence[Stage] = edge(StageKind.MODEL, StageKind.ENSEMBLE, example="xgb, blend")
     _: KW_ONLY
-    part: str = param(Choice(Part), Part.TEST.value)
+    part: str = param(Choice(Part), Part.TEST)
 
     kind: ClassVar[StageKind] = StageKind.EVALUATE
     type_name: ClassVar[str] = "evaluate"

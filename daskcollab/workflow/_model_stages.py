@@ -12,6 +12,7 @@ import dask.array as da
 from daskcollab._context import StageContext
 from daskcollab.data import Dataset, Part, RowSample, sample_rows
 from daskcollab.models import (
+    Device,
     FittedModel,
     LinearSolver,
     LocalLinear,
@@ -27,7 +28,6 @@ from daskcollab.models import (
 from daskcollab.workflow._constraints import Choice, Integer, Number, Table, edge, param
 from daskcollab.workflow._stage import Stage, StageKind
 
-_DEVICES = ("cpu", "cuda")
 logger = logging.getLogger("daskcollab")
 
 
@@ -125,7 +125,7 @@ class XGBoostModel(ModelStage):
     params: Mapping[str, Any] = param(Table(what="a mapping of xgboost parameter names to values"), {},
                                       example={"max_depth": 6})
     rounds: int = param(Integer(min=1), 100)
-    device: str = param(Choice(_DEVICES), "cpu")
+    device: str = param(Choice(Device), Device.CPU)
 
     type_name: ClassVar[str] = "xgboost"
 
@@ -144,7 +144,7 @@ class XGBoostModel(ModelStage):
                              n_classes=n_classes)
 
     def _local_model(self, task: Task, n_classes: int = 2) -> LocalModel | None:
-        return LocalXGBoost(task, dict(self.params), self.rounds, n_classes) if self.device == "cpu" else None
+        return LocalXGBoost(task, dict(self.params), self.rounds, n_classes) if self.device == Device.CPU else None
 
 
 @dataclass(eq=False)

@@ -21,10 +21,10 @@ from distributed import Client, LocalCluster
 
 import daskcollab as dc
 from daskcollab.dashboard import PAGE_ROUTE, dashboard_url
-from daskcollab.view import fmt_money
 from daskcollab.deploy import start_local_pools
 from daskcollab.placement import PlacementPlugin, Pool, placement_report
 from daskcollab.report import render_report
+from daskcollab.view import fmt_money
 
 POOLS = [Pool("cpu-spot", price_per_hour=0.10, speed=1.0, workers=1),
          Pool("cpu-ondemand", price_per_hour=0.40, speed=2.0, workers=1)]

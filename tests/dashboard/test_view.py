@@ -8,9 +8,8 @@ import re
 import pytest
 
 from daskcollab._errors import DataError
-from daskcollab.view import BudgetState, DeadlineState, run_from_result, run_view
-from daskcollab.view import fmt_money
 from daskcollab.report import load_result, render_report, write_report
+from daskcollab.view import BudgetState, DeadlineState, fmt_money, run_from_result, run_view
 
 T0 = 1_000.0
 

@@ -129,6 +129,7 @@ def test_other_skops_protocols_and_broken_files_are_refused(tmp_path):
     ({"format": 1, "kind": "linear", "task": "classification", "coef": "1,2", "intercept": 0.0}, "coef"),
     ({"format": 1, "kind": "xgboost", "task": "ranking", "params": {}}, "task"),
     ({"format": 7, "kind": "linear", "task": "regression", "coef": [1.0], "intercept": 0.0}, "format"),
+    ({"format": 1, "kind": "preprocess", "fill": None, "mean": None, "scale": None, "impute": "mode"}, "impute"),
     ({"format": 1, "kind": "sklearn", "task": "regression", "adapter": {"type": "incremental", "__init__": 1}},
      "adapter"),
 ])

@@ -8,6 +8,7 @@ import pytest
 from modeldata import CHUNK, make_data
 
 from daskcollab._errors import DataError, WorkflowError
+from daskcollab.models import Impute
 from daskcollab.models._estimators import INCREMENTAL_ESTIMATORS, POSTFIT_ESTIMATORS, make_estimator
 from daskcollab.models._fitted import Task
 from daskcollab.models._params import check_xgboost_params, xgboost_param_names
@@ -78,6 +79,8 @@ def test_preprocess_imputes_then_scales_chunk_wise(client, impute):
     X_np[::11, 4] = np.nan
     X = da.from_array(X_np, chunks=(CHUNK, X.shape[1]))
     prep = fit_preprocess(X, scale=True, impute=impute, fill_value=-1.0)
+    assert prep.impute is Impute(impute) and prep.describe()["impute"] == impute
+    assert type(prep.to_dict()["impute"]) is str and Preprocessor.from_dict(prep.to_dict()).impute is Impute(impute)
     fills = {"mean": np.nanmean(X_np, axis=0), "median": np.nanmedian(X_np, axis=0),
              "constant": np.full(X_np.shape[1], -1.0)}
     expected_fill = fills[impute]
@@ -104,7 +107,7 @@ def test_preprocess_scale_only_and_errors(client):
         fit_preprocess(X, impute="mode")
     X_np[:, 2] = np.nan
     with pytest.raises(DataError, match=r"field 'impute': feature column\(s\) \[2\] have no value in the "
-                                        r"training rows"):
+                                        r"training rows, so there is no median to fill with"):
         fit_preprocess(da.from_array(X_np, chunks=(CHUNK, X.shape[1])), impute="median")
     with pytest.raises(DataError, match=r"preprocess: expected an array of shape \(n, 6\)"):
         prep.transform(X[:, :3])

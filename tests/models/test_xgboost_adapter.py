@@ -7,6 +7,7 @@ import pytest
 from modeldata import make_data, score
 
 from daskcollab._errors import WorkflowError
+from daskcollab.models import Device
 from daskcollab.models._fitted import Task
 from daskcollab.models._xgboost import train_xgboost, update_xgboost, xgboost_params
 
@@ -36,6 +37,8 @@ def test_cuda_device_reaches_xgboost(client, monkeypatch):
 def test_xgboost_params_and_bad_device():
     assert xgboost_params(Task.REGRESSION, {"tree_method": "approx"}, "cuda:1") == {
         "objective": "reg:squarederror", "tree_method": "approx", "device": "cuda:1"}
+    device = xgboost_params(Task.REGRESSION, {}, Device.CUDA)["device"]
+    assert device == "cuda" and type(device) is str  # the plain string reaches xgboost and model files
     with pytest.raises(WorkflowError, match=r"field 'device': expected 'cpu', 'cuda' or 'cuda:<n>', got 'gpu'"):
         xgboost_params(Task.REGRESSION, {}, "gpu")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from _shapes import BENCH_POOLS, bwa_like, check_valid, epigenomics_like, random_dag
+from testdata import benchmark_module
 
-from daskcollab.placement import Mode, Objective, Pool, TaskSpec, plan
-from daskcollab.placement import _heft
+from daskcollab.placement import Mode, Objective, Pool, TaskSpec, _heft, plan
 from daskcollab.placement._heft import _EFT, _FIXED, _Graph, _schedule
 from daskcollab.placement._search import _to_plan
 
@@ -56,7 +56,7 @@ def test_insertion_shortens_epigenomics_like_plans(seed):
 
 
 def test_insertion_on_a_wfcommons_epigenomics_workflow():
-    emulate = pytest.importorskip("daskcollab.placement._emulate")
+    emulate = benchmark_module("_emulate")
     pytest.importorskip("wfcommons")
     tasks = emulate.task_specs(emulate.wfcommons_dag("epigenomics", 300, seed=1))
     plain, inserted = both(tasks, BENCH_POOLS)

@@ -63,7 +63,7 @@ def test_startup_is_billed_from_the_request_and_a_cancelled_request_until_it_was
     # a run's window cuts the start-up it overlaps
     run = ledger.start_run("r", "wf", budget=None, deadline=None, now=12.0)
     run.finished = 30.0
-    snap = ledger.run_snapshot(run)
+    snap = ledger.run_snapshot(run, now=40.0)
     assert snap["startup_seconds_by_pool"] == {"gpu": pytest.approx(4.0 + 6.0)}
     assert snap["cost_startup"] == pytest.approx(10.0 * 36.0 / 3600.0)
     assert snap["cost_held_by_pool"]["gpu"] == pytest.approx((18.0 + 6.0) * 36.0 / 3600.0)  # 12-30 s and 12-18 s

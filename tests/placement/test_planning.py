@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from _shapes import check_valid, random_dag
+from testdata import benchmark_module
 
 from daskcollab._errors import UnplaceableError, WorkflowError
 from daskcollab.placement._heft import _EFT, _FIXED, _Graph, _schedule
@@ -155,7 +156,7 @@ def test_slack_reclamation_moves_work_back_to_the_cheap_pool():
 def test_cheapest_under_a_deadline_on_a_montage_workflow():
     # a real workflow shape (WfCommons Montage, 291 tasks); all-spot misses the deadline by a hair.
     # The critical-path climb alone costs 1.057x the lower bound here; with reclamation <= 1.01x.
-    emulate = pytest.importorskip("daskcollab.placement._emulate")
+    emulate = benchmark_module("_emulate")
     pytest.importorskip("wfcommons")
     pools = [Pool("spot", 0.10, 1.0, 4), Pool("ondemand", 0.40, 2.0, 2), Pool("gpu", 2.50, 4.0, 1, {"GPU": 1})]
     raw = emulate.wfcommons_dag("montage", 300, seed=1)
@@ -261,15 +262,15 @@ def test_task_overhead_lengthens_the_schedule_but_is_not_charged():
 
 
 def test_cost_model_learns_the_task_overhead_and_round_trips(tmp_path):
-    from daskcollab.placement._cost_model import CostModel
+    from daskcollab.placement import CostModel, load_cost_model, write_cost_model
 
     cm = CostModel()
     assert cm.task_overhead == 0.0
     for gap in (0.01, 0.03):
         cm.observe_overhead(gap)
     assert cm.task_overhead == pytest.approx(0.02)
-    cm.save(tmp_path / "cm.json")
-    assert CostModel.load(tmp_path / "cm.json").task_overhead == pytest.approx(0.02)
+    write_cost_model(cm, tmp_path / "cm.json")
+    assert load_cost_model(tmp_path / "cm.json").task_overhead == pytest.approx(0.02)
     for _ in range(CostModel.MEMORY * 2):  # old observations fade
         cm.observe_overhead(0.5)
     assert cm.task_overhead == pytest.approx(0.5, rel=0.01)
@@ -303,15 +304,15 @@ def test_coarsen_bundles_wide_stages_and_keeps_the_plan():
 
 
 def test_cost_model_learns_slippage_within_its_range(tmp_path):
-    from daskcollab.placement._cost_model import CostModel
+    from daskcollab.placement import CostModel, load_cost_model, write_cost_model
 
     cm = CostModel()
     assert cm.slippage == 1.0
     cm.observe_slippage(planned=2.0, actual=3.0)
     cm.observe_slippage(planned=2.0, actual=2.0)
     assert cm.slippage == pytest.approx(1.25)
-    cm.save(tmp_path / "cm.json")
-    assert CostModel.load(tmp_path / "cm.json").slippage == pytest.approx(1.25)
+    write_cost_model(cm, tmp_path / "cm.json")
+    assert load_cost_model(tmp_path / "cm.json").slippage == pytest.approx(1.25)
     fast = CostModel.from_dict({"version": 2, "slippage": [0.5, 1]})  # faster than planned: plans are not trimmed
     assert fast.slippage == 1.0
     cm.observe_slippage(planned=1.0, actual=100.0)

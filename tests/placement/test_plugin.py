@@ -11,15 +11,15 @@ from distributed import Client
 
 from daskcollab import testing
 from daskcollab._errors import BudgetError, UnplaceableError
+from daskcollab.deploy import start_local_pools
 from daskcollab.placement import (
-    CostModel,
     PlacementPlugin,
     Pool,
+    load_cost_model,
     placement_report,
     pool_resource,
     save_cost_model,
 )
-from daskcollab.deploy import start_local_pools
 
 POOLS = [
     Pool("spot", price_per_hour=0.10, speed=1.0, workers=2),
@@ -175,8 +175,8 @@ def test_cost_model_learns_across_runs(client, tmp_path):
     assert sum(d["estimated_work"] for d in first) == pytest.approx(0.04)
     assert save_cost_model(client) == str(path)
     assert "learn" in json.dumps(json.loads(path.read_text()))
-    learned = CostModel.load(path).estimate("learn", "sleepy", None, 0.01, workflow="wf")
-    assert CostModel.load(path).estimate("learn", "sleepy", None, 0.01, workflow="other") == 0.01  # per workflow
+    learned = load_cost_model(path).estimate("learn", "sleepy", None, 0.01, workflow="wf")
+    assert load_cost_model(path).estimate("learn", "sleepy", None, 0.01, workflow="other") == 0.01  # per workflow
     assert 0.25 < learned < 0.5
     # run 2: a fresh plugin (as after a scheduler restart) loads the file and plans with what it saw
     install(client, cost_model_path=path, mode="cheapest")

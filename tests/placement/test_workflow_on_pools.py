@@ -26,7 +26,7 @@ def test_workflow_runs_under_the_placement_plugin_and_is_accounted(clf_store, tm
         assert report["cost"] > 0 and set(report["cost_by_pool"]) <= {"cpu-spot", "cpu-ondemand", "(unannotated)"}
         # the stage pinned to a pool ran only there
         ran = client.run_on_scheduler(
-            lambda dask_scheduler: {str(k): pool for k, (_, pool) in dask_scheduler.plugins[PLUGIN_NAME].ledger_.ran_on.items()}
+            lambda dask_scheduler: {str(k): pool for k, (_, pool) in dask_scheduler.plugins[PLUGIN_NAME].state_.ledger.ran_on.items()}
         )
         scaled_pools = {pool for key, pool in ran.items() if "_transform_block" in key}
         assert scaled_pools == {"cpu-spot"}

@@ -5,20 +5,27 @@
 runtime distributions as work. :func:`emulated_graph` turns it into ``dask.delayed`` tasks, each
 annotated with ``collab={"workflow", "stage": <task type>, "kind": "task", "work": w}``; a task
 sleeps ``w * scale / speed`` seconds where ``speed`` is read from its worker's pool metadata, so
-the pools' speeds are emulated and the 2-core machine is not the bottleneck.
+the pools' speeds are emulated and the 2-core machine is not the bottleneck. Benchmark-only (tests
+load it by path): it lives with the benchmarks, not in the package.
 """
 
 from __future__ import annotations
 
 import random
+import sys
 import time
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from daskcollab._errors import DaskCollabError, stage_message
-from daskcollab.placement._planning import TaskSpec
-from daskcollab.placement._pools import METADATA_KEY
+import cloudpickle
+
+from daskcollab import DaskCollabError
+from daskcollab._errors import stage_message
+from daskcollab.placement import METADATA_KEY, TaskSpec
+
+# This module lives with the benchmarks, which workers cannot import: its task functions travel by value.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 RECIPES = ("montage", "epigenomics", "cycles", "seismology", "blast", "bwa", "genome", "soykb", "srasearch", "rnaseq")
 
