@@ -15,6 +15,7 @@ In ``daskcollab/models/__init__.py``::
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -22,12 +23,15 @@ from typing import Any
 
 def exports(package: str, names: Mapping[str, str]) -> tuple[Callable[[str], Any], Callable[[], list[str]], list[str]]:
     """``(__getattr__, __dir__, __all__)`` for ``package``: each of ``names`` (public name ->
-    module, relative to ``package`` unless it starts with ``daskcollab``) resolves on first access."""
+    module, relative to ``package`` unless it starts with ``daskcollab``) resolves on first access;
+    so does a sub-module (``daskcollab.data`` after a bare ``import daskcollab``)."""
     table = dict(names)
 
     def __getattr__(name: str) -> Any:
         where = table.get(name)
         if where is None:
+            if not name.startswith("__") and importlib.util.find_spec(f"{package}.{name}") is not None:
+                return importlib.import_module(f"{package}.{name}")  # a sub-module, as after an eager import
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
         module = importlib.import_module(where if where.startswith("daskcollab") else f"{package}.{where}")
         value = getattr(module, name)

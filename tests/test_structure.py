@@ -173,9 +173,10 @@ def test_import_daskcollab_is_lazy_and_complete():
         import sys, daskcollab as dc
         before = sorted({{m.split('.')[0] for m in sys.modules}} & {set(HEAVY)!r})
         missing = [n for n in dc.__all__ if getattr(dc, n, None) is None]
-        print(before, missing, dc.XGBoostModel.__module__, dc.run.__module__)
+        print(before, missing, dc.XGBoostModel.__module__, dc.run.__module__, callable(dc.data.build_flights),
+              dc.placement.Pool.__name__, hasattr(dc, "no_such_name"))
     """)
-    assert out == "[] [] daskcollab.workflow._model_stages daskcollab.runtime._runner"
+    assert out == "[] [] daskcollab.workflow._model_stages daskcollab.runtime._runner True Pool False"
 
 
 def _placement_policy():
