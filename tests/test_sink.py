@@ -71,7 +71,9 @@ def test_failed_write_folder_is_removed_while_late_writers_still_add_files(tmp_p
             if stop.is_set():
                 return
             chunk = tmp / "p" / "c" / str(i % 7) / str(i)
-            with contextlib.suppress(FileNotFoundError):  # the folder was removed between the two calls
+            # the folder is removed meanwhile: between the two calls (FileNotFoundError), or inside
+            # pathlib's mkdir(exist_ok=True), whose "exists?" check then finds it gone (FileExistsError)
+            with contextlib.suppress(FileNotFoundError, FileExistsError):
                 chunk.parent.mkdir(parents=True, exist_ok=True)
                 chunk.write_bytes(b"x" * 64)
             written.append(i)
