@@ -36,9 +36,15 @@ def test_plan_prints_modes_stages_estimates_and_deadline_verdicts(tmp_path, caps
             ("fastest", "cheapest", "balanced")}
     assert set(rows) == {"fastest", "cheapest", "balanced"}
     # 60 s of xgb work takes 60 s on spot alone, past the 40 s deadline: every mode meets it elsewhere
-    for mode, row in rows.items():
-        assert row[5] == "ok", (mode, row)
-    assert float(rows["cheapest"][2]) <= float(rows["fastest"][2])  # busy $
+    for mode, row in rows.items():  # mode, makespan, busy $, held $, bound $, budget, deadline
+        assert row[6] == "ok", (mode, row)
+        assert 0 < float(row[4]) <= float(row[3]), (mode, row)  # the bound is below the bill
+    assert float(rows["cheapest"][3]) <= float(rows["fastest"][3])  # held $: what a cloud bills
+    front = out.split("held-bill front (the cheapest plan within each makespan):")[1].split("\n\n")[0].splitlines()[2:]
+    points = [tuple(map(float, line.split()[:3])) for line in front]
+    assert points and all(b <= h for _, h, b in points)
+    assert [m for m, _, _ in points] == sorted(m for m, _, _ in points)  # faster first, each one cheaper
+    assert [h for _, h, _ in points] == sorted((h for _, h, _ in points), reverse=True)
     assert "src" in out and "hint" in out
     assert "stages with no history and no cost hint (planned at collab.placement.default-work): ev" in out
 
@@ -46,7 +52,7 @@ def test_plan_prints_modes_stages_estimates_and_deadline_verdicts(tmp_path, caps
     assert main(["plan", str(wf), "--pools", str(pools)]) == 0
     rows = capsys.readouterr().out
     cheapest = next(line for line in rows.splitlines() if line.startswith("cheapest"))
-    assert cheapest.split()[5] == "-"  # no deadline to meet
+    assert cheapest.split()[6] == "-"  # no deadline to meet
     assert "balanced plan, stage by stage:" in rows
     # the cheapest plan, stage by stage, keeps everything on the spot pool
     monkeypatch.setenv("DASK_COLLAB__PLACEMENT__MODE", "cheapest")

@@ -181,7 +181,10 @@ class RunsPage(DashboardComponent):
             f"<b>Money</b> {_badge(m['state'], over, 'budget-state')}<br>spent "
             f"<span class='daskcollab-busy'>{fmt_money(m['busy'])}</span> busy, "
             f"<span class='daskcollab-held'>{fmt_money(m['held'])}</span> held{budget}"
-            f"<table class='daskcollab-pools' style='margin-top:4px'><tr><th>pool</th><th>busy</th><th>held</th>"
+            + ("" if not m.get("held_spot") else f"<br>held on spot <span class='daskcollab-spot'>"
+               f"{fmt_money(m['held_spot'])}</span>, on-demand <span class='daskcollab-on-demand'>"
+               f"{fmt_money(m['held_on_demand'])}</span>")
+            + f"<table class='daskcollab-pools' style='margin-top:4px'><tr><th>pool</th><th>busy</th><th>held</th>"
             f"<th>of which start-up</th></tr>"
             f"{pools}</table>")
         bars = [("busy", m["busy"] or 0.0, "#1f77b4"), ("held", m["held"] or 0.0, "#d62728" if over else "#ff7f0e")]

@@ -115,8 +115,9 @@ class Collector:
             latest.setdefault(v["workflow"], run_id)
         shown = [v for run_id, v in views.items() if v["status"] == RunStatus.RUNNING or latest.get(v["workflow"]) == run_id]
         labels = ["workflow", "run"]
-        spent = Gauge(self.name("workflow_spent_dollars"), "Money a workflow's run spent (busy and held); the runs "
-                      "still running and each workflow's latest run", labels=[*labels, "basis"])
+        spent = Gauge(self.name("workflow_spent_dollars"), "Money a workflow's run spent (basis busy, held, and the "
+                      "held money on spot and on-demand pools); the runs still running and each workflow's latest run",
+                      labels=[*labels, "basis"])
         budget = Gauge(self.name("workflow_budget_dollars"), "A run's budget", labels=labels)
         remaining = Gauge(self.name("workflow_budget_remaining_dollars"), "Budget minus the money held so far "
                           "(negative: over budget)", labels=labels)
@@ -138,6 +139,9 @@ class Collector:
             if v["placement"]:
                 spent.add_metric([*key, "busy"], m["busy"] or 0.0)
                 spent.add_metric([*key, "held"], m["held"] or 0.0)
+                if m.get("held_spot") is not None:
+                    spent.add_metric([*key, "held_spot"], m["held_spot"] or 0.0)
+                    spent.add_metric([*key, "held_on_demand"], m["held_on_demand"] or 0.0)
             if m["budget"] is not None:
                 budget.add_metric(key, m["budget"])
                 if m["remaining"] is not None:

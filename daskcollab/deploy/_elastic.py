@@ -38,6 +38,7 @@ Settings: ``collab.elastic.*`` (``interval``, ``startup``, ``margin``, ``cooldow
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import threading
 import time
@@ -125,8 +126,11 @@ class ElasticPolicy:
                  startup: float | Mapping[str, float] = DEFAULT_STARTUP, margin: float = DEFAULT_MARGIN,
                  cooldown: float = 2.0) -> None:
         self.pools = {p.name: p for p in map(pool_from_mapping, pools)}
-        given = startup if isinstance(startup, Mapping) else {name: startup for name in self.pools}
-        self.startup = {name: float(given.get(name, DEFAULT_STARTUP)) for name in self.pools}
+        # per pool: a mapping's entry, else the pool's own start-up (pools file), else the number given
+        given = dict(startup) if isinstance(startup, Mapping) else {}
+        default = DEFAULT_STARTUP if isinstance(startup, Mapping) else float(startup)
+        self.startup = {name: float(given.get(name, p.startup or default)) for name, p in self.pools.items()}
+        self._told = dict(self.startup)  # the start-ups the placement plugin plans with
         self.measured: dict[str, int] = {name: 0 for name in self.pools}
         self.margin = float(margin)
         self.cooldown = float(cooldown)
@@ -140,6 +144,15 @@ class ElasticPolicy:
         self.measured[pool] += 1
         rate = 1.0 if first else self.LEARNING_RATE
         self.startup[pool] += rate * (seconds - self.startup[pool])
+
+    def planned_pools(self) -> list[Pool]:
+        """The pools as the placement plugin should plan them: each with its current start-up estimate."""
+        self._told = dict(self.startup)
+        return [dataclasses.replace(p, startup=self.startup[name]) for name, p in self.pools.items()]
+
+    def startup_drifted(self, share: float = 0.25) -> bool:
+        """A start-up estimate moved more than ``share`` from what the plans were made with."""
+        return any(abs(self.startup[n] - told) > share * max(told, 1e-3) for n, told in self._told.items())
 
     def targets(self, demands: Mapping[str, PoolDemand], current: Mapping[str, int], now: float) -> dict[str, int]:
         """The size each pool should have now (``current``: what it has, starting workers included)."""
@@ -219,7 +232,7 @@ class ElasticPlugin(SchedulerPlugin):
             raise DaskCollabError(stage_message(
                 "elastic", "plugin", f"expected the {PLUGIN_NAME!r} scheduler plugin, got plugins "
                 f"{sorted(scheduler.plugins)!r}", "start the cluster with start_local_pools(pools, plugin=True)"))
-        placement.set_elastic(self.policy.pools.values())
+        placement.set_elastic(self.policy.planned_pools())
         self._pc = PeriodicCallback(self._tick, self.interval * 1000)
         self._pc.start()
 
@@ -274,6 +287,8 @@ class ElasticPlugin(SchedulerPlugin):
                 placement.requests_cancelled(pool, up - joined)
             if joined:
                 self.policy.observe_startup(pool, time.time() - started)
+                if placement is not None and self.policy.startup_drifted():
+                    placement.set_elastic(self.policy.planned_pools())  # plans are re-made with what was measured
         self.actions.append(ScaleAction(started, time.time(), pool, n, scaled))
 
     async def stop(self) -> None:
@@ -388,7 +403,7 @@ class ElasticController:
 
             self._client, self._own_client = Client(self.scaler.cluster if hasattr(self.scaler, "cluster") else
                                                     self.cluster), True
-        self._call("set_elastic", list(self.policy.pools.values()))
+        self._call("set_elastic", self.policy.planned_pools())
         self._joined: dict[str, int] = dict(self._call("elastic_state")["workers"])  # pools' live workers before any request
         self._asked: dict[str, deque[float]] = {name: deque() for name in self.policy.pools}
         self._halt.clear()
@@ -463,6 +478,8 @@ class ElasticController:
         state = self._call("elastic_state")
         now = time.time()
         self._learn(state["workers"], now)
+        if self.policy.startup_drifted():
+            self._call("set_elastic", self.policy.planned_pools())  # plans are re-made with what was measured
         demands = {name: PoolDemand.from_dict(d) for name, d in state["demand"].items()}
         current = {name: self.scaler.workers(name) for name in self.policy.pools}
         done = []

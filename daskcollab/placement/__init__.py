@@ -33,12 +33,13 @@ from daskcollab._lazy import exports
 
 _EXPORTS = {
     # pure policy: plans
-    "ALL_POOLS": "_runplan", "RunPlan": "_runplan", "RunSpec": "_runplan", "StagePlan": "_runplan",
+    "ALL_POOLS": "_runplan", "Fleet": "_runplan", "RunPlan": "_runplan", "RunSpec": "_runplan", "StagePlan": "_runplan",
     "StageSpec": "_runplan", "plan_run": "_runplan", "plan_with_model": "_runplan",
-    "Assignment": "_spec", "LowerBounds": "_spec", "Mode": "_spec", "Objective": "_spec", "Plan": "_spec",
-    "Pool": "_spec", "TaskSpec": "_spec", "eligible_pools": "_spec", "unplaceable": "_spec",
+    "Assignment": "_spec", "CostBasis": "_spec", "LowerBounds": "_spec", "Mode": "_spec", "Objective": "_spec", "Plan": "_spec",
+    "Pool": "_spec", "SpotPolicy": "_spec", "TaskSpec": "_spec", "eligible_pools": "_spec", "unplaceable": "_spec",
     "DEFAULT_TRADEOFF": "_spec", "lower_bounds": "_planning", "plan": "_planning",
     "cost_lower_bound": "_bounds",
+    "Lease": "_billing", "billed_seconds": "_billing", "slot_leases": "_billing", "held_lower_bound": "_bounds",
     "choose": "_front", "front_bounds": "_front", "front_table": "_front", "pareto_front": "_front",
     "plan_report": "_report", "summarize_plans": "_report",
     # pure policy: what runs and tasks go where, and the bookkeeping around it
@@ -49,6 +50,7 @@ _EXPORTS = {
     "Decision": "_ledger", "Ledger": "_ledger", "RunLedger": "_ledger",
     "Need": "_demand", "PoolDemand": "_demand", "TaskNeed": "_demand", "cluster_demand": "_demand",
     "Learner": "_learning",
+    "Progress": "_spot", "SpotMove": "_spot", "latest_finishes": "_spot", "spot_moves": "_spot",
     "Alert": "_runs", "Planner": "_runs", "Runs": "_runs", "StartKind": "_runs",
     "Waiting": "_watchdog", "WatchdogVerdicts": "_watchdog", "unrunnable_verdicts": "_watchdog",
     "PoolState": "_cluster", "Placement": "_state", "PlacementState": "_state",

@@ -33,7 +33,8 @@ for interchangeable tasks whose split across pools is whole.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from daskcollab.placement._heft import _Graph
 from daskcollab.placement._spec import Pool, TaskSpec
@@ -188,4 +189,126 @@ def _window_limits(values: Sequence[float], k: int) -> list[float]:
     return sorted({vs[round(m * (len(vs) - 1) / (k - 1))] for m in range(k)})
 
 
-__all__ = ["cost_lower_bound"]
+__all__ = ["cost_lower_bound", "held_lower_bound"]
+
+
+def held_lower_bound(spec: Any, pools: Sequence[Pool], makespan: float, *,
+                     estimates: Mapping[str, Mapping[str, Any]] | None = None, fleet: Any = None,
+                     default_work: float = 1.0) -> float:
+    """The least bill ($, held worker-time as :mod:`._billing` prices it) any plan of the run
+    ``spec`` (a :class:`~daskcollab.placement.RunSpec`) on ``pools`` can reach within ``makespan`` s.
+
+    A relaxation, solved as a linear programme: a stage's work may be split across the pools that
+    can run it, each share running within the stage's window there (after its earliest start,
+    before its latest end, at the pool's speed on the workers it can use; an elastic pool without a
+    live worker is reachable only after its start-up). What it counts, each at its least:
+
+    * an elastic pool's ``min_workers`` (held for the whole run) cost their price for the shortest
+      makespan any plan can have (the critical path at the fastest speeds), and do up to
+      ``min_workers * makespan`` of its work for nothing more;
+    * an elastic pool's other workers bill their busy seconds, plus, once used, one start-up (none
+      when a worker is up already) and at least the pool's minimum billing period;
+    * a static pool, once used, bills every worker for the shortest makespan.
+
+    Returns ``math.inf`` when no plan can finish within ``makespan``. ``fleet`` as in
+    :func:`~daskcollab.placement.plan_run` (default: every pool static).
+
+    >>> from daskcollab.placement import Fleet, Pool, RunSpec, StageSpec
+    >>> spot = Pool("spot", 3.6, 1.0, workers=2, min_workers=0, startup=10.0)
+    >>> spec = RunSpec("r", "wf", (StageSpec("a", cost=20.0),))
+    >>> round(held_lower_bound(spec, [spot], 30.0, fleet=Fleet(frozenset({"spot"}), {"spot": 0})), 6)  # 20 s busy + 10 s start-up
+    0.03
+    """
+    import numpy as np
+    from scipy.optimize import linprog
+
+    from daskcollab.placement._runplan import Fleet, _options, _Run
+
+    fleet = fleet or Fleet()
+    run = _Run(spec, pools, estimates or {}, default_work, fleet)
+    n, npools = len(run.stages), len(run.pools)
+    if n == 0:
+        return 0.0
+    fastest = max(run.rank, default=0.0)  # no plan is shorter than the critical path at the fastest speeds
+    if fastest > makespan * (1 + 1e-9) + 1e-12:
+        return math.inf
+    head = [0.0] * n  # earliest start: the longest path before the stage at the fastest speeds
+    for i, s in enumerate(run.stages):
+        head[i] = max((head[run.index[u]] + run.fast[run.index[u]] for u in s.inputs), default=0.0)
+    # variables: x[i, p] (share of stage i on pool p), then per pool: a (work on floor workers, s),
+    # extra (busy s beyond floors), y (opened, 0..1)
+    xs: list[tuple[int, int, float]] = []  # (stage, pool, busy seconds of the whole stage there)
+    windows: list[tuple[int, float, float]] = []  # (x column, seconds the whole stage takes there, its window)
+    for i in range(n):
+        for option in _options(run.stages[i], run.pools):
+            if option.name == "*":
+                continue  # a stage spread over pools is a split of its shares
+            m = option.members[0]
+            pool = run.pools[m]
+            e = run.est[i][option.name]
+            k = e.workers_used(max(pool.workers, 1))
+            ready = head[i] if run.live[m] > 0 or not run.elastic[m] else max(head[i], pool.startup)
+            window = makespan - run.tail[i] - ready - e.latency
+            if window > 1e-12:  # its share there runs within the stage's window, beside the other shares
+                windows.append((len(xs), e.work / (pool.speed * k), window))
+                xs.append((i, m, e.work / pool.speed))
+    if {i for i, _, _ in xs} != set(range(n)):
+        return math.inf
+    nx = len(xs)
+    col_a, col_e, col_y = nx, nx + npools, nx + 2 * npools
+    nvar = nx + 3 * npools
+    cost = np.zeros(nvar)
+    a_ub: list[list[float]] = []
+    b_ub: list[float] = []
+    floors = 0.0
+    for m, pool in enumerate(run.pools):
+        rate = pool.price_per_hour / 3600.0
+        elastic = run.elastic[m]
+        floor = min(pool.min_workers, max(pool.workers, 1)) if elastic else 0
+        floors += floor * rate * fastest
+        row = [0.0] * nvar  # busy seconds on the pool = floor share + extra
+        for v, (_, pm, busy) in enumerate(xs):
+            if pm == m:
+                row[v] = busy
+        row[col_a + m], row[col_e + m] = -1.0, -1.0
+        a_ub.append(row)
+        b_ub.append(0.0)
+        cap = [0.0] * nvar  # floor workers do at most floor * makespan
+        cap[col_a + m] = 1.0
+        a_ub.append(cap)
+        b_ub.append(floor * makespan)
+        others = max(pool.workers, 1) - floor
+        opened = [0.0] * nvar  # extra busy seconds fit the other workers, once the pool is opened
+        opened[col_e + m], opened[col_y + m] = 1.0, -others * makespan
+        a_ub.append(opened)
+        b_ub.append(0.0)
+        if elastic:
+            # held >= busy + one start-up, and >= the minimum period (a lower bound of both); a worker
+            # up already has paid both
+            cost[col_e + m] = rate
+            cost[col_y + m] = 0.0 if run.live[m] > floor else rate * max(pool.startup, pool.billing_minimum)
+        else:  # a static pool, once used, holds every worker for the whole (shortest) run
+            cost[col_y + m] = rate * max(pool.workers, 1) * fastest
+        if not elastic or floor == 0:
+            for v, (_, pm, busy) in enumerate(xs):  # any share on it opens it
+                if pm == m:
+                    row = [0.0] * nvar
+                    row[v], row[col_y + m] = 1.0, -1.0
+                    a_ub.append(row)
+                    b_ub.append(0.0)
+    for v, duration, window in windows:
+        row = [0.0] * nvar
+        row[v] = duration
+        a_ub.append(row)
+        b_ub.append(window)
+    a_eq = np.zeros((n, nvar))
+    for v, (i, _, _) in enumerate(xs):
+        a_eq[i, v] = 1.0
+    bounds = [(0.0, 1.0)] * nx + [(0.0, None)] * (2 * npools) + [(0.0, 1.0)] * npools
+    res = linprog(cost, A_ub=np.asarray(a_ub), b_ub=np.asarray(b_ub), A_eq=a_eq, b_eq=np.ones(n), bounds=bounds,
+                  method="highs")
+    if res.status == 2:
+        return math.inf
+    if res.status != 0:  # pragma: no cover - HiGHS gives up only on numerical trouble
+        raise RuntimeError(f"held lower bound: the LP solver stopped with status {res.status}: {res.message}")
+    return floors + max(float(res.fun), 0.0)

@@ -8,6 +8,7 @@ pool's worker costs.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from daskcollab.placement._decide import ClusterView
 from daskcollab.placement._feasibility import unpooled_workers
 from daskcollab.placement._pools import WorkerInfo, pool_from_mapping, pools_from_workers, worker_info
+from daskcollab.placement._runplan import Fleet
 from daskcollab.placement._settings import Settings
 from daskcollab.placement._spec import Pool
 
@@ -62,17 +64,30 @@ class PoolState:
 
     def planning(self, view: ClusterView) -> tuple[list[Pool], list[Pool]]:
         """The pools a run is planned on, and declared pools without workers: with elastic pools,
-        each counts at its ``max_workers`` (one kept at zero is left out)."""
+        each counts at its ``max_workers`` (one kept at zero is left out). A live pool's billing,
+        start-up and spot terms come from its definition (pools file, elastic controller)."""
         if not self.elastic:
-            return list(view.live.values()), [p for n, p in view.declared.items() if n not in view.live]
+            live = [_terms(p, view.declared.get(n)) for n, p in view.live.items()]
+            return live, [p for n, p in view.declared.items() if n not in view.live]
         pools: dict[str, Pool] = {}
         for name, p in self.elastic.items():
-            if p.max_workers > 0:
+            if p.max_workers > 0:  # its own billing and start-up, the live workers' price, speed, resources
                 base = view.live.get(name, p)
-                pools[name] = Pool(name, base.price_per_hour, base.speed, p.max_workers, dict(base.resources))
+                pools[name] = dataclasses.replace(p, price_per_hour=base.price_per_hour, speed=base.speed,
+                                                  workers=p.max_workers, resources=dict(base.resources))
         for name, p in view.live.items():
-            pools.setdefault(name, p)  # live pools no controller scales: as they are
+            pools.setdefault(name, _terms(p, view.declared.get(name)))  # live pools no controller scales: as they are
         return list(pools.values()), [p for n, p in view.declared.items() if n not in pools]
+
+    def fleet(self, view: ClusterView) -> Fleet:
+        """Which planning pools follow the plan (the elastic ones), and how many workers each has up now."""
+        elastic = frozenset(name for name, p in self.elastic.items() if p.max_workers > 0)
+        return Fleet(elastic, {name: view.live[name].workers if name in view.live else 0 for name in elastic})
+
+    def spot(self, pool: str, settings: Settings) -> bool:
+        """Whether ``pool`` is a spot pool (by its definition: pools file or elastic controller)."""
+        definition = self.elastic.get(pool) or settings.declared.get(pool)
+        return bool(definition is not None and definition.spot)
 
     def price(self, pool: str, settings: Settings) -> float:
         """$/h of one worker of ``pool`` (live, else elastic, else declared; 0 when unknown)."""
@@ -80,3 +95,12 @@ class PoolState:
             if pool in source:
                 return float(source[pool].price_per_hour)
         return 0.0
+
+
+def _terms(live: Pool, definition: Pool | None) -> Pool:
+    """A live pool (from its workers' metadata) with the billing, start-up and spot terms of its definition."""
+    if definition is None:
+        return live
+    return dataclasses.replace(live, startup=definition.startup, billing_granularity=definition.billing_granularity,
+                               billing_minimum=definition.billing_minimum, spot=definition.spot,
+                               preemption_rate=definition.preemption_rate)

@@ -11,6 +11,8 @@ Two sources, one answer per pool (:class:`PoolDemand`):
   is that far behind its plan); a stage that should have started but has not is due now. A stage
   the plan spreads over several pools (:data:`~daskcollab.placement._runplan.ALL_POOLS`) needs the
   fastest of them first, as the planner fills its slots (:func:`spread`);
+* the idle gaps in which the plan **keeps** a worker of an elastic pool rather than releasing it
+  and paying its start-up again (``RunPlan.holds``);
 * the **tasks** outside planned runs that are restricted to a pool and wait for it (``no-worker``)
   or are queued on its workers, and the pool's **busy** workers (computing now).
 
@@ -163,6 +165,11 @@ def run_needs(
                 out.append(Need(pool, start, finish, k, plan.run_id, name))
         elif p.workers > 0:
             out.append(Need(p.pool, start, finish, int(p.workers), plan.run_id, name))
+    if live:  # a worker the plan keeps through an idle gap (cheaper than a new start-up) is needed then too
+        for pool, gaps in plan.holds.items():
+            for a, b in gaps:
+                if started + b + late > now:
+                    out.append(Need(pool, max(started + a + late, now), started + b + late, 1, plan.run_id, None))
     return sorted(out, key=lambda n: (n.start, n.pool, n.stage or ""))
 
 

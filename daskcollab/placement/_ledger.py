@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Hashable, Mapping
+from collections.abc import Collection, Hashable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -357,8 +357,10 @@ class Ledger:
         return sum(t.cost for t in self.by_pool.values())
 
     # ------------------------------------------------------------------ views
-    def run_snapshot(self, run: RunLedger, now: float) -> dict[str, Any]:
-        """Plain data of one run: spend (busy, held) per pool and stage, stage states, budget, plan."""
+    def run_snapshot(self, run: RunLedger, now: float, spot: Collection[str] = ()) -> dict[str, Any]:
+        """Plain data of one run: spend (busy, held) per pool and stage, stage states, budget, plan;
+        the held money on ``spot`` pools and on the others (on-demand), and the deadline's margin
+        (seconds left, or by how much it was missed: negative)."""
         end = run.finished or now
         held_pool = self.held_cost_by_pool(run.started, end)
         held_seconds = self.held_seconds_by_pool(run.started, end)
@@ -397,11 +399,14 @@ class Ledger:
             "startup_seconds_by_pool": self.startup_seconds_by_pool(run.started, end),
             "over_budget": None if run.budget is None else spend > run.budget,
             "over_deadline": None if run.deadline is None else end - run.started > run.deadline,
+            "deadline_margin": None if run.deadline is None else run.deadline - (end - run.started),
+            "cost_held_spot": sum(v for pool, v in held_pool.items() if pool in spot),
+            "cost_held_on_demand": sum(v for pool, v in held_pool.items() if pool not in spot),
             "stages": stages, "plan": run.plan, "replans": run.replans, "alerts": list(run.alerts),
             "decisions": [asdict(d) for d in self.decisions if d.run == run.run_id][-200:],
         }
 
-    def snapshot(self, now: float) -> dict[str, Any]:
+    def snapshot(self, now: float, spot: Collection[str] = ()) -> dict[str, Any]:
         """Cluster-wide plain data (JSON-ready), with every run's snapshot under ``runs``."""
         t0 = min((s.start for s in self.spans), default=now)
         cost = self.cost
@@ -421,7 +426,7 @@ class Ledger:
             "workers_by_pool": self.workers_by_pool(),
             "booting_by_pool": self.booting_by_pool(),
             "decisions": [asdict(d) for d in self.decisions],
-            "runs": {run_id: self.run_snapshot(run, now) for run_id, run in self.runs.items()},
+            "runs": {run_id: self.run_snapshot(run, now, spot) for run_id, run in self.runs.items()},
         }
 
 

@@ -40,6 +40,7 @@ from daskcollab.placement._search import _choose, _to_plan
 from daskcollab.placement._spec import (
     DEFAULT_TRADEOFF,
     Assignment,
+    CostBasis,
     LowerBounds,
     Mode,
     Objective,
@@ -162,6 +163,6 @@ def lower_bounds(tasks: Sequence[TaskSpec], pools: Sequence[Pool]) -> LowerBound
 
 
 __all__ = [
-    "DEFAULT_TRADEOFF", "Assignment", "LowerBounds", "Mode", "Objective", "Plan", "Pool", "TaskSpec",
+    "DEFAULT_TRADEOFF", "Assignment", "CostBasis", "LowerBounds", "Mode", "Objective", "Plan", "Pool", "TaskSpec",
     "coarsen", "eligible_pools", "lower_bounds", "plan", "unplaceable",
 ]

@@ -1,15 +1,13 @@
 """The placement ``SchedulerPlugin``: it translates scheduler events into calls on the pure policy and back.
 
-Runs (``start_run``, ``stage_event``, ``finish_run``, ``cancel_run``; RPC from ``daskcollab.run``):
-:mod:`._runs`, :mod:`._learning`. ``update_graph``: new annotated tasks become views and
-:func:`~._decide.decide` says which pool label restricts each, what errs, what is recorded.
-``add_worker`` / ``remove_worker``: :mod:`._cluster`, :mod:`._ledger` (held worker-seconds); a pool
-appearing or losing its last worker re-places pending tasks and re-plans runs. ``transition``: money
-per pool, stage and run (:mod:`._ledger`), observations for the cost model (:mod:`._learning`, saved
-by :mod:`._store`). The watchdog (0.5 s): :mod:`._watchdog`, :meth:`._runs.Runs.verdicts`. Elastic
-pools (RPC from :mod:`daskcollab.deploy`): :mod:`._demand`. What it does to scheduler state is in
-:mod:`._scheduler`. Known limit: restricted tasks bypass Dask's root-task queuing (with one live
-pool no restriction is added).
+Runs (``start_run``, ``stage_event``, ``finish_run``, ``cancel_run``; RPC from ``daskcollab.run``): :mod:`._runs`.
+``update_graph``: new annotated tasks become views; :func:`~._decide.decide` says which pool label
+restricts each, what errs, what is recorded. ``add_worker`` / ``remove_worker``: :mod:`._cluster`,
+:mod:`._ledger`; a pool appearing, losing its last worker or a spot worker re-plans. ``transition``:
+money (:mod:`._ledger`), the cost model (:mod:`._learning`, files: :mod:`._store`). The watchdog
+(0.5 s): :mod:`._watchdog`, budgets (:meth:`._runs.Runs.verdicts`), spot stages behind (:mod:`._spot`).
+Elastic pools (RPC from :mod:`daskcollab.deploy`): :mod:`._demand`. What it does to scheduler state
+is in :mod:`._scheduler`. Known limit: restricted tasks bypass Dask's root-task queuing.
 """
 
 from __future__ import annotations
@@ -56,7 +54,7 @@ class PlacementPlugin(SchedulerPlugin):
     tradeoff : float, optional
         ``balanced``: the makespan a plan may add to the fastest plan's, as a fraction (0.5).
     pools : list of Pool or mapping, optional
-        *Declared* pools that may have no live worker yet: their tasks wait instead of failing.
+        *Declared* pools (billing, start-up, spot terms; may have no live worker yet: tasks wait).
     cost_model_path : str or Path, optional
         The learned cost model's file (``~/.cache/daskcollab/cost-model.json``).
     learn : bool, optional
@@ -64,13 +62,12 @@ class PlacementPlugin(SchedulerPlugin):
     no_worker_timeout : float or str, optional
         How long a task only a pool without live workers can run waits before it errs (``60s``).
     on_budget_miss : BudgetAction or str, optional
-        ``warn`` or ``fail`` (:class:`~daskcollab.BudgetError`) when a plan or the money spent misses
-        the budget, or the elapsed time the deadline.
+        ``warn`` or ``fail`` (a :class:`~daskcollab.BudgetError`) when a plan or the money spent misses its budget.
     budget_counts : BudgetBasis or str, optional
-        ``held`` (worker-seconds held x price, the bill; default) or ``busy`` (compute seconds x price).
+        ``held`` (the bill: worker-seconds held x price; default) or ``busy``: what plans minimise and budgets count.
     default_work, task_overhead, min_work : float, optional
-        Work (s at speed 1.0) of a task with no estimate (1.0); seconds per task besides its work
-        (learned); ad-hoc tasks with less work than ``min_work`` get no restriction (0.005).
+        Work (s at speed 1.0) with no estimate (1.0); seconds per task besides its work (learned); ad-hoc
+        tasks with less work than ``min_work`` get no restriction (0.005).
 
     Examples
     --------
@@ -91,7 +88,6 @@ class PlacementPlugin(SchedulerPlugin):
         self.cost_model_path = cost_model_path
         self.scheduler: Any = None
 
-    # ------------------------------------------------------------------ lifecycle
     async def start(self, scheduler: Any) -> None:
         from tornado.ioloop import PeriodicCallback
 
@@ -134,7 +130,6 @@ class PlacementPlugin(SchedulerPlugin):
         for warning in warnings:
             logger.warning("daskcollab: %s", warning)
 
-    # ------------------------------------------------------------------ workers
     def add_worker(self, scheduler: Any, worker: str) -> None:
         with self._timed():
             if (ws := scheduler.workers.get(worker)) is None:
@@ -148,15 +143,16 @@ class PlacementPlugin(SchedulerPlugin):
 
     def remove_worker(self, scheduler: Any, worker: str, *, stimulus_id: str, **kwargs: Any) -> None:
         with self._timed():
-            if (pool := self.state_.worker_left(worker, time.time())) is not None:
-                self._warn(self.state_.replan_runs(f"pool {pool!r} lost its last worker", time.time()))
+            pool, why = self.state_.worker_left(worker, time.time())
+            if why is not None:
+                self._warn(self.state_.replan_runs(why, time.time()))
+            if pool is not None:
                 self._replace([k for k, p in self.state_.placed.items() if p == pool and self._pending(k)], stimulus_id)
 
     def _pending(self, key: Hashable) -> bool:
         ts = self.scheduler.tasks.get(key)
         return ts is not None and ts.state in glue.PENDING
 
-    # ------------------------------------------------------------------ runs (RPC from daskcollab.run)
     def start_run(self, spec: Mapping[str, Any]) -> dict[str, Any]:
         """Register a run (its stage graph) and plan it: ``{"plan", "warnings"}`` or ``{"error", "kind"}``."""
         reply = self.state_.start_run(RunSpec.from_dict(spec), time.time())
@@ -184,7 +180,6 @@ class PlacementPlugin(SchedulerPlugin):
         keys = glue.waiting_of_run(self.scheduler, run_id, self.state_.submitted)
         glue.fail_now(self.scheduler, {key: error(message) for key in keys}, f"daskcollab-{status.value}-{time.time()}")
 
-    # ------------------------------------------------------------------ update_graph
     def update_graph(self, scheduler: Any, *, client: str, keys: set, tasks: list,
                      annotations: dict[str, dict[Hashable, Any]], priority: dict, stimulus_id: str,
                      **kwargs: Any) -> None:
@@ -198,6 +193,7 @@ class PlacementPlugin(SchedulerPlugin):
         try:
             with self._timed(), self._timed("update_graph_seconds"):
                 glue.note_submission(self.state_.submitted, collab, tasks)
+                self.state_.tasks_submitted(collab)
                 get = scheduler.tasks.get
                 selected = [ts for key in collab if (ts := get(key)) is not None and ts.state == "released"
                             and ts.run_spec is not None and not ts.worker_restrictions and not ts.host_restrictions]
@@ -226,7 +222,6 @@ class PlacementPlugin(SchedulerPlugin):
         if tasks:
             self._place(tasks, stimulus_id, replace=True)
 
-    # ------------------------------------------------------------------ accounting and learning
     def transition(self, key: Hashable, start: str, finish: str, *args: Any, stimulus_id: str | None = None,
                    **kwargs: Any) -> None:
         state = self.state_
@@ -243,7 +238,6 @@ class PlacementPlugin(SchedulerPlugin):
                                 ann, prefix=ts.prefix.name if ts is not None else None, now=time.time(),
                                 dependencies=lambda: (d.key for d in ts.dependencies))
 
-    # ------------------------------------------------------------------ watchdog
     def _watchdog(self) -> None:
         if self.scheduler.plugins.get(PLUGIN_NAME) is not self:
             self._stop()  # unregistered or replaced: save what was learned and stop
@@ -261,12 +255,16 @@ class PlacementPlugin(SchedulerPlugin):
                     self._warn([alert.message])
                     if state.settings.on_budget_miss is BudgetAction.FAIL:
                         self._fail_run(alert.run_id, alert.message)
+                for run_id, moves, warning in state.spot_check(time.time()):  # behind on spot: on-demand from now
+                    logger.info("daskcollab: run %s: %s", run_id, ", ".join(f"{m.stage} off spot ({m.reason})" for m in moves))
+                    self._warn([warning] if warning else [])
+                    self._replace(glue.pending_of(self.scheduler, run_id, {m.stage for m in moves}, state.submitted),
+                                  f"daskcollab-off-spot-{time.time()}")
                 if state.learner.dirty and time.monotonic() - self.last_save_ > 5.0:
                     self.save_cost_model()
             except Exception:  # never let the periodic callback die
                 logger.exception("daskcollab placement watchdog failed")
 
-    # ------------------------------------------------------------------ elastic pools (RPC from deploy)
     def set_elastic(self, pools: Iterable[Pool | Mapping[str, Any]] | None) -> None:
         """Plan runs on the pools an elastic controller scales, each at its ``max_workers``; ``None``
         (the controller stopped): plan on the live pools again. Active runs are re-planned."""

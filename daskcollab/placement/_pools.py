@@ -13,9 +13,12 @@ This module turns that metadata into :class:`~daskcollab.placement.Pool` objects
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from dask.utils import parse_timedelta
 
 from daskcollab._contract import METADATA_KEY, POOL_LABEL_QUANTITY, POOL_PREFIX, pool_resource  # noqa: F401
 from daskcollab._errors import DaskCollabError, stage_message
@@ -145,6 +148,9 @@ def pool_from_mapping(spec: Mapping[str, Any] | Pool) -> Pool:
     """Build a :class:`Pool` from a config mapping (``price-per-hour`` or ``price_per_hour`` keys).
 
     ``min`` / ``max`` bound an elastic pool's size (default: ``workers``, a pool that stays its size).
+    What the cloud bills: ``startup`` (a duration, default 0: request to join), ``billing:
+    {granularity, minimum}`` (durations, default 1 s and 0); ``spot: true`` and ``preemption: {rate}``
+    (preemptions per worker-hour) for a pool of preemptible workers.
 
     Examples
     --------
@@ -175,6 +181,12 @@ def pool_from_mapping(spec: Mapping[str, Any] | Pool) -> Pool:
                               f"{value!r}", "write e.g. {workers: 1, min: 0, max: 4}")
             )
         bounds[key] = value
+    billing = _block(norm, name, "billing", ("granularity", "minimum"), "{granularity: 1s, minimum: 60s}")
+    preemption = _block(norm, name, "preemption", ("rate",), "{rate: 0.5}  # preemptions per worker-hour")
+    spot = norm.get("spot", False)
+    if not isinstance(spot, bool):
+        raise DaskCollabError(stage_message("placement", f"pools.{name}.spot", f"expected true or false, got {spot!r}",
+                                            "write spot: true for a pool of spot (preemptible) workers"))
     return Pool(
         name=name,
         price_per_hour=float(norm.get("price_per_hour", 0.0)),
@@ -183,7 +195,32 @@ def pool_from_mapping(spec: Mapping[str, Any] | Pool) -> Pool:
         resources={str(k): float(v) for k, v in (norm.get("resources") or {}).items()},
         min_workers=bounds["min"],
         max_workers=bounds["max"],
+        startup=_seconds(norm.get("startup", 0.0), name, "startup"),
+        billing_granularity=_seconds(billing.get("granularity", 1.0), name, "billing.granularity"),
+        billing_minimum=_seconds(billing.get("minimum", 0.0), name, "billing.minimum"),
+        spot=spot,
+        preemption_rate=_seconds(preemption.get("rate", 0.0), name, "preemption.rate"),
     )
+
+
+def _block(norm: Mapping[str, Any], name: str, key: str, known: tuple[str, ...], example: str) -> dict[str, Any]:
+    value = norm.get(key) or {}
+    if not isinstance(value, Mapping) or set(value) - set(known):
+        raise DaskCollabError(stage_message("placement", f"pools.{name}.{key}", f"expected a mapping with keys from "
+                                            f"{list(known)}, got {value!r}", f"write {key}: {example}"))
+    return dict(value)
+
+
+def _seconds(value: Any, name: str, key: str) -> float:
+    """A duration (``90``, ``'90s'``, ``'2m'``) or a non-negative number, as seconds."""
+    try:
+        seconds = float(parse_timedelta(value)) if isinstance(value, str) else float(value)
+    except (TypeError, ValueError, KeyError):
+        seconds = -1.0
+    if isinstance(value, bool) or not seconds >= 0 or math.isinf(seconds):
+        raise DaskCollabError(stage_message("placement", f"pools.{name}.{key}", f"expected a duration or number >= 0, "
+                                            f"got {value!r}", f"write e.g. {key}: 90s"))
+    return seconds
 
 
 #: The three example pools of the issue: cheap slow spot CPUs, fast on-demand CPUs, a GPU pool.

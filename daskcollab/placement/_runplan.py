@@ -27,12 +27,15 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from daskcollab._errors import WorkflowError
+from daskcollab.placement._billing import Lease, bill, kept_idle, slot_leases
 from daskcollab.placement._cost_model import EstimateSource, StageEstimate
 from daskcollab.placement._feasibility import can_run
-from daskcollab.placement._planning import DEFAULT_TRADEOFF, Mode, Objective, Pool
+from daskcollab.placement._planning import DEFAULT_TRADEOFF, CostBasis, Mode, Objective, Pool
 
 #: The option "spread the stage over every pool that can run it" (no pool restriction).
 ALL_POOLS = "*"
+#: Seconds a stage planned on spot keeps in hand before its point of no return (see :mod:`._spot`).
+SPOT_MARGIN = 1.0
 
 
 @dataclass(frozen=True)
@@ -59,15 +62,20 @@ class RunSpec:
     deadline: float | None = None
     mode: str | None = None
     tradeoff: float | None = None
+    #: Stages moved off spot pools (their progress fell behind the deadline): planned on on-demand pools.
+    off_spot: frozenset[str] = frozenset()
+    #: How the run uses spot pools with its deadline (:class:`~daskcollab.placement.SpotPolicy`; None:
+    #: ``collab.placement.spot-policy``).
+    spot_policy: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "off_spot": sorted(self.off_spot)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunSpec:
         stages = tuple(StageSpec(**{**s, "inputs": tuple(s.get("inputs", ())), "resources": dict(s.get("resources") or {})})
                        for s in data["stages"])
-        return cls(**{**data, "stages": stages})
+        return cls(**{**data, "stages": stages, "off_spot": frozenset(data.get("off_spot", ()))})
 
 
 @dataclass(frozen=True)
@@ -86,11 +94,27 @@ class StagePlan:
 
 
 @dataclass(frozen=True)
-class RunPlan:
-    """The plan of a whole run: per stage a :class:`StagePlan`; predicted makespan and cost.
+class Fleet:
+    """How the pools are held while a run goes: which pools a controller grows and shrinks with the
+    plan (``elastic``; the others hold every worker for the whole run once used), and how many
+    workers of each are up when the plan starts (``live``; None: all of them; the others join
+    ``Pool.startup`` seconds after they are asked for)."""
 
-    ``cost`` is busy worker-seconds x price; ``held_cost`` what the pools would bill while held for
-    the whole makespan (a static cluster of every pool planned on).
+    elastic: frozenset[str] = frozenset()
+    live: Mapping[str, int] | None = None
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """The plan of a whole run: per stage a :class:`StagePlan`, the pool-size schedule, predicted
+    makespan and money.
+
+    ``cost`` is busy worker-seconds x price; ``held_cost`` the bill: what the pools bill while the
+    plan holds their workers (:mod:`._billing`): an elastic pool's workers from their request
+    (start-up paid) to their release, kept through short idle gaps (``leases``, per pool: the
+    schedule a controller follows; ``holds``: the idle gaps it keeps), a static pool's every worker
+    for the whole makespan once the plan uses it. Plans are chosen by ``held_cost`` (or by
+    ``cost`` when the objective's ``basis`` is busy).
     """
 
     run_id: str
@@ -102,6 +126,13 @@ class RunPlan:
     objective: Objective
     meets_budget: bool | None
     meets_deadline: bool | None
+    leases: Mapping[str, tuple[Lease, ...]] = field(default_factory=dict)
+    holds: Mapping[str, tuple[tuple[float, float], ...]] = field(default_factory=dict)
+
+    @property
+    def spend(self) -> float:
+        """The money this plan is judged by: the bill, or busy money with a busy objective."""
+        return self.cost if self.objective.basis is CostBasis.BUSY else self.held_cost
 
     def pool_of(self, stage: str) -> str | None:
         """The pool a stage's tasks are restricted to (None: spread over all, or not in the plan)."""
@@ -113,7 +144,9 @@ class RunPlan:
             "run_id": self.run_id, "workflow": self.workflow, "mode": self.objective.mode.value,
             "budget": self.objective.budget, "deadline": self.objective.deadline,
             "makespan": self.makespan, "cost": self.cost, "held_cost": self.held_cost,
-            "meets_budget": self.meets_budget, "meets_deadline": self.meets_deadline,
+            "meets_budget": self.meets_budget, "meets_deadline": self.meets_deadline, "basis": self.objective.basis.value,
+            "schedule": {pool: [[lease.requested, lease.joined, lease.released] for lease in leases]
+                         for pool, leases in self.leases.items()},
             "stages": {name: {"pool": p.pool, "start": p.start, "finish": p.finish, "workers": p.workers,
                               "cost": p.cost, "work": p.estimate.work, "width": p.estimate.width,
                               "latency": p.estimate.latency, "source": p.estimate.source.value,
@@ -159,8 +192,13 @@ class _Run:
     """Inputs of one planning problem, indexed (stages in topological order)."""
 
     def __init__(self, spec: RunSpec, pools: Sequence[Pool], estimates: Mapping[str, Mapping[str, StageEstimate]],
-                 default_work: float) -> None:
+                 default_work: float, fleet: Fleet | None = None) -> None:
         self.spec, self.pools = spec, list(pools)
+        fleet = fleet or Fleet()
+        self.elastic = [p.name in fleet.elastic for p in self.pools]
+        live = fleet.live or {}
+        self.live = [max(p.workers, 1) if fleet.live is None or not self.elastic[m] else int(live.get(p.name, 0))
+                     for m, p in enumerate(self.pools)]
         self.stages = list(spec.stages)
         self.index = {s.name: i for i, s in enumerate(self.stages)}
         if len(self.index) != len(self.stages):
@@ -183,80 +221,171 @@ class _Run:
         for i in reversed(range(len(self.stages))):
             self.tail[i] = max((self.fast[j] + self.tail[j] for j in self.succ[i]), default=0.0)
         self.rank = [self.fast[i] + self.tail[i] for i in range(len(self.stages))]
+        # spot pools: what redoing a stage on on-demand workers takes (start-up, duration), and the
+        # longest path after it on on-demand pools alone (the deadline guarantee, see _spot_safe)
+        self.has_spot = any(p.spot for p in self.pools)
+        if self.has_spot:
+            od = [[o for o in opts if not any(self.pools[m].spot for m in o.members)] for opts in self.options]
+            self.od_fast = [min((self._duration(i, o) for o in opts), default=math.inf) for i, opts in enumerate(od)]
+            self.od_startup = [min((0.0 if self.live[m] else self.pools[m].startup for o in opts for m in o.members),
+                                   default=math.inf) for opts in od]
+            self.od_tail = [0.0] * len(self.stages)
+            for i in reversed(range(len(self.stages))):
+                self.od_tail[i] = max((self.od_fast[j] + self.od_tail[j] for j in self.succ[i]), default=0.0)
 
     def _duration(self, i: int, option: _Option) -> float:
         e = self.est[i][option.name]
         used = e.workers_used(len(option.speeds))
         return e.latency + e.work / sum(option.speeds[:used])
 
+    def spot_safe(self, i: int, option: _Option, start: float, end: float, deadline: float | None) -> bool:
+        """May stage ``i`` run on ``option`` from ``start`` to ``end``? Always, unless the option uses a
+        spot pool and the run has a deadline: then only when the stage starts before its point of no
+        return (the whole stage on on-demand workers, after their start-up, and the rest of its path
+        on on-demand pools would still end by the deadline, with a margin) and its spot finish leaves
+        the rest of its path that much time. From there on the plugin watches its progress and moves
+        it when it falls behind (:mod:`._spot`)."""
+        if deadline is None or not self.has_spot or (self.spec.spot_policy or "plan") != "plan" \
+                or not any(self.pools[m].spot for m in option.members):
+            return True  # the other policies start on spot and move the whole run (see _spot)
+        latest = deadline - self.od_tail[i]
+        return start + self.od_startup[i] + self.od_fast[i] + SPOT_MARGIN <= latest + 1e-9 and end <= latest + 1e-9
+
+    def first_free(self, m: int, w: int, origin: float) -> float:
+        """When worker slot ``w`` of pool ``m`` can first work: a live worker at once, another after its start-up."""
+        return origin if w < self.live[m] else origin + self.pools[m].startup
+
 
 def _schedule(run: _Run, choose: str, target: float = math.inf, origin: float = 0.0,
-              fixed: Mapping[str, tuple[str, float, float]] | None = None) -> dict[str, StagePlan]:
-    """One list-scheduling pass. ``choose``: ``"fastest"``, ``"cheapest"`` or ``"slack"`` (cheapest
-    within each stage's latest finish for ``target``). ``fixed``: stages already placed
-    ``{name: (option, start, finish)}`` (a re-plan keeps what ran or runs)."""
-    free = [[origin] * max(p.workers, 1) for p in run.pools]
+              fixed: Mapping[str, tuple[str, float, float]] | None = None, price: str = "busy",
+              deadline: float | None = None) -> tuple[dict[str, StagePlan], list[list[list[tuple[float, float]]]]]:
+    """One list-scheduling pass: the stages and each worker slot's busy intervals. ``choose``:
+    ``"fastest"``, ``"cheapest"`` or ``"slack"`` (cheapest within each stage's latest finish for
+    ``target``). ``price``: ``"busy"`` (compute seconds x price) or ``"held"`` (what the stage adds
+    to the bill of an elastic pool's workers: a start-up for a worker not asked for yet, an idle gap
+    kept, a minimum period; then a stage may also run on fewer workers than it could use, packing
+    work onto workers already paid for). ``fixed``: stages already placed ``{name: (option, start,
+    finish)}`` (a re-plan keeps what ran or runs)."""
+    free = [[run.first_free(m, w, origin) for w in range(max(p.workers, 1))] for m, p in enumerate(run.pools)]
+    never = run.spec.spot_policy == "on-demand"
+    off_spot = {s.name: {o.name for o in opts if any(run.pools[m].spot for m in o.members)}
+                for s, opts in zip(run.stages, run.options) if never or s.name in run.spec.off_spot} if run.has_spot else {}
+    busy: list[list[list[tuple[float, float]]]] = [[[] for _ in row] for row in free]
     finish: dict[int, float] = {}
     out: dict[str, StagePlan] = {}
     fixed = fixed or {}
     pinned_first = {run.index[n] for n in fixed}
     pending = sorted(range(len(run.stages)), key=lambda i: (i not in pinned_first, -run.rank[i], i))
     done: set[int] = set()
+
+    def added(m: int, w: int, start: float, end: float) -> float:
+        """$ a busy interval adds to the bill of slot ``w`` of elastic pool ``m``."""
+        pool = run.pools[m]
+        if w < pool.min_workers:
+            return 0.0  # held for the whole run anyway
+        live = w < run.live[m]
+        before = sum(lease.cost(pool) for lease in slot_leases(busy[m][w], pool, origin=origin, live=live))
+        after = sum(lease.cost(pool) for lease in slot_leases([*busy[m][w], (start, end)], pool, origin=origin, live=live))
+        return after - before
+
     while pending:
         i = next(i for i in pending if i in pinned_first or all(run.index[u] in done for u in run.stages[i].inputs))
         pending.remove(i)
         spec = run.stages[i]
         ready = max([origin, *(finish[run.index[u]] for u in spec.inputs if run.index[u] in finish)])
         best = None
-        for option in run.options[i]:
+        for option, strict in [(o, True) for o in run.options[i]] + [(o, False) for o in run.options[i]]:
+            if best is not None and not strict:
+                break  # a spot option unsafe for the deadline only when nothing else can run the stage
             if spec.name in fixed and option.name != fixed[spec.name][0]:
+                continue
+            if spec.name not in fixed and option.name in off_spot.get(spec.name, ()):
                 continue
             e = run.est[i][option.name]
             used = e.workers_used(len(option.speeds))
             slots = sorted((free[m][w], -run.pools[m].speed, m, w) for m in option.members for w in range(len(free[m])))
-            slots = slots[:used]  # the workers free first (the fastest among equals)
-            start = max(ready, max(s[0] for s in slots))
-            hold = e.work / sum(run.pools[s[2]].speed for s in slots)  # compute: the workers are busy
-            end = start + e.latency + hold  # latency (round trips, client work) leaves them free
-            if spec.name in fixed:
-                start, end = fixed[spec.name][1], max(fixed[spec.name][2], ready)
-                hold = min(hold, end - start)
-            # a spread stage costs what the pools' mix cost it when it was learned spread; one pool its price
-            spread_price = e.price_per_work if option.name == ALL_POOLS else None
-            cost = e.work * (option.price_per_work if spread_price is None else spread_price) / 3600.0
-            if choose == "fastest":
-                key = (end, cost)
-            elif choose == "cheapest":
-                key = (cost, end)
-            else:  # slack: cheapest that finishes by the latest finish time; else the earliest finish
-                late = end > target - run.tail[i] + 1e-9
-                key = (late, end if late else cost, cost)
-            if best is None or key < best[0]:
-                best = (key, option, slots, start, end, cost, used, e, hold)
+            choices = [slots[:used]]  # the workers free first (the fastest among equals)
+            if price == "held" and spec.name not in fixed:
+                if used > 1:
+                    choices.append(slots[:1])  # packed onto one worker: longer, fewer workers paid
+                paid = sorted(slots, key=lambda s: (s[3] >= run.live[s[2]] and not busy[s[2]][s[3]], s[0], s[1]))
+                choices += [paid[:used], paid[:1]] if used > 1 else [paid[:1]]
+            for chosen in choices:
+                start = max(ready, max(s[0] for s in chosen))
+                hold = e.work / sum(run.pools[s[2]].speed for s in chosen)  # compute: the workers are busy
+                end = start + e.latency + hold  # latency (round trips, client work) leaves them free
+                if spec.name in fixed:
+                    start, end = fixed[spec.name][1], max(fixed[spec.name][2], ready)
+                    hold = min(hold, end - start)
+                # a spread stage costs what the pools' mix cost it when it was learned spread; one pool its price
+                spread_price = e.price_per_work if option.name == ALL_POOLS else None
+                cost = e.work * (option.price_per_work if spread_price is None else spread_price) / 3600.0
+                if price == "held":  # elastic pools: what the bill grows by; static ones: their busy money
+                    share = hold * sum(run.pools[s[2]].speed for s in chosen)
+                    rate = cost / share if share > 0 else 0.0
+                    judged = sum(added(m, w, start, start + hold) if run.elastic[m] else rate * hold * run.pools[m].speed
+                                 for _, _, m, w in chosen)
+                else:
+                    judged = cost
+                if strict and spec.name not in fixed and not run.spot_safe(i, option, start, end, deadline):
+                    continue
+                if choose == "fastest":
+                    key = (end, judged)
+                elif choose == "cheapest":
+                    key = (judged, end)
+                else:  # slack: cheapest that finishes by the latest finish time; else the earliest finish
+                    late = end > target - run.tail[i] + 1e-9
+                    key = (late, end if late else judged, judged)
+                if best is None or key < best[0]:
+                    best = (key, option, chosen, start, end, cost, len(chosen), e, hold)
         if best is None:
             raise WorkflowError(f"run {run.spec.run_id!r}, stage {spec.name!r}: no pool can run it")
         _, option, slots, start, end, cost, used, e, hold = best
         for _, _, m, w in slots:
             free[m][w] = start + hold
+            if start + hold > origin + 1e-9:  # what ran before a re-plan's origin is history, not billed again
+                busy[m][w].append((max(start, origin), start + hold))
         finish[i] = end
         done.add(i)
         out[spec.name] = StagePlan(spec.name, option.name, start, end, used, cost, e, pinned=spec.pool is not None)
-    return {s.name: out[s.name] for s in run.stages}
+    return {s.name: out[s.name] for s in run.stages}, busy
 
 
-def _summary(run: _Run, stages: dict[str, StagePlan], objective: Objective, origin: float,
+def _summary(run: _Run, scheduled: tuple[dict[str, StagePlan], list], objective: Objective, origin: float,
              waiting: frozenset[str]) -> RunPlan:
+    stages, busy = scheduled
     makespan = max((p.finish for p in stages.values()), default=origin) - origin
+    end = origin + makespan
     cost = sum(p.cost for p in stages.values())
     used: set[int] = set()
     for p in stages.values():
         used.update(next(o.members for o in run.options[run.index[p.stage]] if o.name == p.pool))
-    held = makespan * sum(run.pools[i].price_per_hour * max(run.pools[i].workers, 1) for i in used) / 3600.0
+    leases: dict[str, tuple[Lease, ...]] = {}
+    holds: dict[str, tuple[tuple[float, float], ...]] = {}
+    static = 0.0
+    for m, pool in enumerate(run.pools):
+        if not run.elastic[m]:
+            if m in used:  # held for the whole run: the cluster's own lease spans it
+                static += makespan * pool.price_per_hour * max(pool.workers, 1) / 3600.0
+            continue
+        mine: list[Lease] = []
+        gaps: list[tuple[float, float]] = []
+        for w, intervals in enumerate(busy[m]):
+            floor = end if w < pool.min_workers else None
+            slot = slot_leases(intervals, pool, origin=origin, live=w < run.live[m], floor=floor)
+            mine += slot
+            gaps += kept_idle(slot, intervals) if floor is None else []
+        if mine:
+            leases[pool.name] = tuple(mine)
+            holds[pool.name] = tuple(sorted(gaps))
+    held = static + bill(leases, {p.name: p for p in run.pools})
     stages = {k: replace(v, waits=True) if k in waiting else v for k, v in stages.items()}
+    spend = cost if objective.basis is CostBasis.BUSY else held
     return RunPlan(
         run.spec.run_id, run.spec.workflow, stages, makespan, cost, held, objective,
-        None if objective.budget is None else cost <= objective.budget + 1e-12,
+        None if objective.budget is None else spend <= objective.budget + 1e-12,
         None if objective.deadline is None else makespan <= objective.deadline + 1e-9,
+        leases, holds,
     )
 
 
@@ -270,6 +399,7 @@ def plan_run(
     declared: Sequence[Pool] = (),
     origin: float = 0.0,
     fixed: Mapping[str, tuple[str, float, float]] | None = None,
+    fleet: Fleet | None = None,
 ) -> RunPlan:
     """Plan every stage of ``spec`` on ``pools`` (see the module docstring).
 
@@ -279,12 +409,15 @@ def plan_run(
         ``{stage: {pool: StageEstimate}}`` learned by the cost model; stages without one use their
         ``cost`` hint, else ``default_work``.
     objective
-        Mode, budget, deadline, tradeoff; default: from ``spec`` (``balanced`` when it names none).
+        Mode, budget, deadline, tradeoff, basis; default: from ``spec`` (``balanced`` when it names none).
     declared
         Pools without live workers; a stage only they can run is planned on them (it waits).
     origin, fixed
         Re-planning a run in progress: times count from ``origin``; ``fixed`` stages keep their
         ``(option, start, finish)``; the deadline counts from the run's start (``origin = 0``).
+    fleet
+        Which pools grow and shrink with the plan, and how many of their workers are up (default:
+        every pool static, every worker up).
 
     Examples
     --------
@@ -303,7 +436,7 @@ def plan_run(
     waiting = frozenset(s.name for s in spec.stages
                         if not any(can_run(s.resources, s.pool, p) for p in pools) and any(can_run(s.resources, s.pool, p) for p in extra))
     # declared pools are options only for the stages that have no live pool
-    run = _Run(spec, all_pools, estimates or {}, default_work)
+    run = _Run(spec, all_pools, estimates or {}, default_work, fleet)
     if extra:
         extra_idx = {i for i, p in enumerate(all_pools) if p.name not in live_names}
         run.options = [[o for o in opts if not set(o.members) & extra_idx] if s.name not in waiting else
@@ -312,56 +445,60 @@ def plan_run(
         if not opts:
             raise WorkflowError(f"run {spec.run_id!r}, stage {s.name!r}: no live or declared pool can run it "
                                 f"(resources {dict(s.resources)!r}, pool {s.pool!r})")
+    prices = ("busy",) if objective.basis is CostBasis.BUSY else ("busy", "held")
 
-    def done(stages: dict[str, StagePlan]) -> RunPlan:
-        return _summary(run, stages, objective, origin, waiting)
+    def passes(choose: str, target: float = math.inf) -> list[RunPlan]:
+        return [_summary(run, _schedule(run, choose, target, origin=origin, fixed=fixed, price=price,
+                                        deadline=objective.deadline), objective, origin, waiting)
+                for price in (prices if choose != "fastest" else ("busy",))]
 
-    fastest = done(_schedule(run, "fastest", origin=origin, fixed=fixed))
+    fastest = passes("fastest")[0]
     if objective.mode is Mode.FASTEST and objective.budget is None:
         return fastest
-    cheapest = done(_schedule(run, "cheapest", origin=origin, fixed=fixed))
+    cheap = [fastest, *passes("cheapest")]
     if objective.mode is Mode.CHEAPEST and objective.deadline is None:
-        return cheapest
+        return min(cheap, key=lambda p: (p.spend, p.makespan))
     if objective.mode is Mode.BALANCED and objective.deadline is None and objective.budget is None:
         tradeoff = DEFAULT_TRADEOFF if objective.tradeoff is None else float(objective.tradeoff)
-        return _cheapest_within(run, (1.0 + tradeoff) * fastest.makespan + origin, fastest, cheapest, done, origin, fixed)
+        return _cheapest_within(run, (1.0 + tradeoff) * fastest.makespan + origin, fastest, cheap, passes, origin)
     if objective.deadline is not None and objective.mode is not Mode.FASTEST:
-        return _cheapest_within(run, float(objective.deadline), fastest, cheapest, done, origin, fixed)
-    # a budget: the fastest plan whose cost fits it (bisect the target between fastest and cheapest)
-    if fastest.cost <= objective.budget + 1e-12:
+        return _cheapest_within(run, float(objective.deadline), fastest, cheap, passes, origin)
+    # a budget: the fastest plan whose money fits it (bisect the target between fastest and cheapest)
+    cheapest = min(cheap, key=lambda p: (p.spend, p.makespan))
+    if fastest.spend <= objective.budget + 1e-12:
         return fastest
-    if cheapest.cost > objective.budget + 1e-12:
+    if cheapest.spend > objective.budget + 1e-12:
         return cheapest
     lo, hi, best = fastest.makespan + origin, cheapest.makespan + origin, cheapest
     for _ in range(20):
         mid = (lo + hi) / 2.0
-        candidate = _cheapest_within(run, mid, fastest, cheapest, done, origin, fixed)
-        if candidate.cost <= objective.budget + 1e-12:
+        candidate = _cheapest_within(run, mid, fastest, cheap, passes, origin)
+        if candidate.spend <= objective.budget + 1e-12:
             best, hi = (candidate if candidate.makespan < best.makespan else best), mid
         else:
             lo = mid
     return best
 
 
-def _cheapest_within(run: _Run, limit: float, fastest: RunPlan, cheapest: RunPlan, done, origin: float,
-                     fixed) -> RunPlan:
-    """The cheapest plan found with makespan <= ``limit - origin`` (slack-guided, target lowered
-    towards the fastest plan); the fastest plan when none meets it."""
-    if cheapest.makespan + origin <= limit + 1e-9:
-        return cheapest
+def _cheapest_within(run: _Run, limit: float, fastest: RunPlan, cheap: Sequence[RunPlan], passes,
+                     origin: float) -> RunPlan:
+    """The plan with the least money found with makespan <= ``limit - origin`` (the cheapest passes,
+    then slack-guided passes with the target lowered towards the fastest plan); the fastest plan
+    when none meets it."""
+    def fits(p: RunPlan) -> bool:
+        return p.makespan + origin <= limit + 1e-9
+
     if fastest.makespan + origin > limit + 1e-9:
         return fastest
-    best = fastest
-    target = limit
-    floor = fastest.makespan + origin
+    found = [p for p in cheap if fits(p)]
+    target, floor = limit, fastest.makespan + origin
     for _ in range(12):
-        candidate = done(_schedule(run, "slack", target, origin=origin, fixed=fixed))
-        if candidate.makespan + origin <= limit + 1e-9:
-            if candidate.cost < best.cost - 1e-15:
-                best = candidate
+        candidates = passes("slack", target)
+        found += [p for p in candidates if fits(p)]
+        if all(fits(p) for p in candidates):
             break
         target = floor + (target - floor) * 0.7  # aim earlier: the pass slipped
-    return best
+    return min(found or [fastest], key=lambda p: (p.spend, p.makespan))
 
 
 def plan_with_model(
@@ -375,6 +512,8 @@ def plan_with_model(
     declared: Sequence[Pool] = (),
     origin: float = 0.0,
     fixed: Mapping[str, tuple[str, float, float]] | None = None,
+    fleet: Fleet | None = None,
+    basis: CostBasis = CostBasis.HELD,
 ) -> RunPlan:
     """:func:`plan_run` with the stage estimates a :class:`~daskcollab.placement.CostModel` learned,
     and the run's own mode, budget, deadline and tradeoff over the defaults ``mode`` / ``tradeoff``.
@@ -383,6 +522,6 @@ def plan_with_model(
     """
     estimates = {s.name: model.stage_estimates(spec.workflow, s.name) for s in spec.stages}
     objective = Objective(Mode(spec.mode) if spec.mode else mode, spec.budget, spec.deadline,
-                          tradeoff if spec.tradeoff is None else spec.tradeoff)
+                          tradeoff if spec.tradeoff is None else spec.tradeoff, basis=CostBasis(basis))
     return plan_run(spec, pools, estimates=estimates, objective=objective, default_work=default_work,
-                    declared=declared, origin=origin, fixed=fixed)
+                    declared=declared, origin=origin, fixed=fixed, fleet=fleet)

@@ -28,7 +28,7 @@ from daskcollab._types import RunStatus, StageState
 from daskcollab.placement._cost_model import CostModel
 from daskcollab.placement._feasibility import Verdict, feasibility, unplaceable_message
 from daskcollab.placement._ledger import Decision, Ledger
-from daskcollab.placement._runplan import RunPlan, RunSpec, plan_with_model
+from daskcollab.placement._runplan import Fleet, RunPlan, RunSpec, plan_with_model
 from daskcollab.placement._settings import BudgetAction, BudgetBasis, Settings
 from daskcollab.placement._spec import Pool
 
@@ -52,6 +52,7 @@ class Planner:
     declared: Sequence[Pool]
     model: CostModel
     settings: Settings
+    fleet: Fleet | None = None  # which pools follow the plan (elastic), and their workers up now
 
     def plan(self, spec: RunSpec, *, origin: float = 0.0,
              fixed: Mapping[str, tuple[str, float, float]] | None = None) -> RunPlan | None:
@@ -59,6 +60,8 @@ class Planner:
         left out of the plan: Dask places their tasks."""
         if not self.pools:
             return None
+        if spec.spot_policy is None:
+            spec = dataclasses.replace(spec, spot_policy=self.settings.spot_policy.value)
         keep = {s.name for s in spec.stages
                 if feasibility(s.resources, s.pool, self.pools, self.declared).verdict is not Verdict.NEVER}
         if len(keep) < len(spec.stages):
@@ -68,7 +71,8 @@ class Planner:
         fixed = {k: v for k, v in (fixed or {}).items() if k in keep} or None
         s = self.settings
         return plan_with_model(spec, list(self.pools), self.model, mode=s.mode, tradeoff=s.tradeoff,
-                               default_work=s.default_work, declared=list(self.declared), origin=origin, fixed=fixed)
+                               default_work=s.default_work, declared=list(self.declared), origin=origin, fixed=fixed,
+                               fleet=self.fleet, basis=s.budget_counts)
 
 
 @dataclass(frozen=True)
@@ -138,9 +142,10 @@ class Runs:
                     self.plans[run_id] = plan
                     self.ledger.runs[run_id].plan = plan.to_dict()
 
-    def replan(self, run_id: str, why: str, planner: Planner, now: float) -> str | None:
-        """Re-plan the stages of a run that have not started, keeping what ran or runs; returns a
-        warning when it cannot (e.g. a pool gone for good: the watchdog errs its tasks later)."""
+    def replan(self, run_id: str, why: str, planner: Planner, now: float, unfix: frozenset[str] = frozenset()) -> str | None:
+        """Re-plan the stages of a run that have not started, keeping what ran or runs (but the
+        ``unfix`` stages, moved elsewhere); returns a warning when it cannot (e.g. a pool gone for
+        good: the watchdog errs its tasks later)."""
         spec, record = self.specs.get(run_id), self.ledger.runs.get(run_id)
         if spec is None or record is None or record.finished is not None:
             return None
@@ -148,12 +153,17 @@ class Runs:
         elapsed = now - record.started
         fixed = {}
         for name, s in record.stages.items():
-            if s.state in (StageState.DONE, StageState.REUSED, StageState.RUNNING, StageState.FAILED) \
-                    and old is not None and name in old.stages:
+            if old is None or name not in old.stages or name in unfix:
+                continue
+            # a stage ran when it is over, or once a task of it computed: "running" alone only says its
+            # work was submitted (a whole run is submitted at once), its tasks may still wait for inputs
+            if s.state in (StageState.DONE, StageState.REUSED, StageState.FAILED) or (
+                    s.state == StageState.RUNNING and s.first_start is not None):
                 planned = old.stages[name]
-                start = (s.started - record.started) if s.started is not None else planned.start
+                began = s.first_start if s.first_start is not None else s.started
+                start = (began - record.started) if began is not None else planned.start
                 end = (s.finished - record.started) if s.finished is not None else max(planned.finish, elapsed)
-                fixed[name] = (planned.pool, start, end)
+                fixed[name] = (planned.pool, start, max(end, start))
         try:
             plan = planner.plan(spec, origin=elapsed if fixed else 0.0, fixed=fixed or None)
         except DaskCollabError as exc:
@@ -169,6 +179,15 @@ class Runs:
         self.plans[run_id] = plan
         record.plan = plan.to_dict()
         return None
+
+    def move_off_spot(self, run_id: str, stages: frozenset[str], why: str, planner: Planner, now: float) -> str | None:
+        """Plan ``stages`` of a run on on-demand pools from now on (their progress fell behind the
+        deadline, see :mod:`._spot`), and re-plan the rest of the run; returns a warning when it cannot."""
+        spec = self.specs.get(run_id)
+        if spec is None or stages <= spec.off_spot:
+            return None
+        self.specs[run_id] = dataclasses.replace(spec, off_spot=spec.off_spot | stages)
+        return self.replan(run_id, why, planner, now, unfix=stages)
 
     def replan_all(self, why: str, planner: Planner, now: float) -> list[str]:
         return [w for run_id in list(self.specs) if (w := self.replan(run_id, why, planner, now))]

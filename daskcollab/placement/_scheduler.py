@@ -206,6 +206,12 @@ def waiting_of_run(scheduler: Any, run_id: str, submitted: Mapping[Hashable, Map
             if ts.state in ("waiting", "no-worker", "queued") and collab_annotation(ts, submitted).get("run") == run_id]
 
 
+def pending_of(scheduler: Any, run_id: str, stages: set[str], submitted: Mapping[Hashable, Mapping[str, Any]]) -> list:
+    """Keys of the given stages of a run that have not started (they may be placed again)."""
+    return [key for key, ann in list(submitted.items()) if ann.get("run") == run_id and ann.get("stage") in stages
+            and (ts := scheduler.tasks.get(key)) is not None and ts.state in (*PENDING, "queued")]
+
+
 def waiting_tasks(scheduler: Any, placed: Mapping[Hashable, str | None], skip: Iterable[set],
                   now: float) -> Iterator[Waiting]:
     """Annotated tasks in ``no-worker`` that the plugin placed or may place (not held, not being

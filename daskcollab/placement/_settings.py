@@ -18,7 +18,7 @@ from dask.utils import parse_timedelta
 from daskcollab import _config
 from daskcollab._errors import UsageError
 from daskcollab.placement._pools import pool_from_mapping
-from daskcollab.placement._spec import Mode, Pool
+from daskcollab.placement._spec import CostBasis, Mode, Pool, SpotPolicy
 
 
 class BudgetAction(Enum):
@@ -28,11 +28,8 @@ class BudgetAction(Enum):
     FAIL = "fail"
 
 
-class BudgetBasis(Enum):
-    """Which spend the budget is compared with while a run goes."""
-
-    HELD = "held"  # worker-seconds held x price: what a cloud bills
-    BUSY = "busy"  # compute seconds x price
+#: Which money a run's plan is chosen by and its budget compared with (held: the bill; busy).
+BudgetBasis = CostBasis
 
 
 @dataclass(frozen=True)
@@ -49,6 +46,7 @@ class Settings:
     budget_counts: BudgetBasis = BudgetBasis.HELD
     default_work: float = 1.0
     task_overhead: float | None = None  # None: the cost model's learned average
+    spot_policy: SpotPolicy = SpotPolicy.PLAN  # how runs with a deadline use spot pools
 
 
 def check_arguments(**given: tuple[Any, Any]) -> None:
@@ -80,7 +78,8 @@ def arguments(*, pools: Iterable[Pool | Mapping[str, Any]] | None = None, **give
     check_arguments(mode=(Mode, given.get("mode")), on_budget_miss=(BudgetAction, given.get("on_budget_miss")),
                     budget_counts=(BudgetBasis, given.get("budget_counts")),
                     no_worker_timeout=("timedelta", given.get("no_worker_timeout")),
-                    task_overhead=("timedelta", given.get("task_overhead")))
+                    task_overhead=("timedelta", given.get("task_overhead")),
+                    spot_policy=(SpotPolicy, given.get("spot_policy")))
     return {**given, "pools": None if pools is None else list(pools)}
 
 
@@ -92,7 +91,8 @@ def resolve(*, mode: Mode | str | None = None, tradeoff: float | None = None,
             pools: Iterable[Pool | Mapping[str, Any]] | None = None, learn: bool | None = None,
             no_worker_timeout: float | str | None = None, on_budget_miss: BudgetAction | str | None = None,
             budget_counts: BudgetBasis | str | None = None, default_work: float | None = None,
-            task_overhead: float | str | None = None, min_work: float | None = None) -> Settings:
+            task_overhead: float | str | None = None, min_work: float | None = None,
+            spot_policy: SpotPolicy | str | None = None) -> Settings:
     """Settings from arguments (``None``: not given), then ``collab.placement.*``, then the defaults.
 
     Examples
@@ -107,9 +107,10 @@ def resolve(*, mode: Mode | str | None = None, tradeoff: float | None = None,
         min_work=float(_config.setting("placement.min-work", min_work)),
         declared={p.name: p for p in map(pool_from_mapping, _config.setting("placement.pools", pools))},
         learn=bool(_config.setting("placement.learn", learn)),
-        no_worker_timeout=parse_timedelta(_config.setting("placement.no-worker-timeout", no_worker_timeout)),
+        no_worker_timeout=float(parse_timedelta(_config.setting("placement.no-worker-timeout", no_worker_timeout))),
         on_budget_miss=_enum(BudgetAction, "on-budget-miss", on_budget_miss),
         budget_counts=_enum(BudgetBasis, "budget-counts", budget_counts),
         default_work=float(_config.setting("placement.default-work", default_work)),
-        task_overhead=None if overhead is None else parse_timedelta(overhead),
+        task_overhead=None if overhead is None else float(parse_timedelta(overhead)),
+        spot_policy=_enum(SpotPolicy, "spot-policy", spot_policy),
     )

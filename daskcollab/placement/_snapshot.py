@@ -22,10 +22,10 @@ MAX_LISTED = 10_000
 def placement_snapshot(ledger: Ledger, settings: Settings, pools: PoolState, model: CostModel, *,
                        placed: Mapping[Hashable, str | None], waiting_by_pool: Mapping[str, int],
                        demand: Mapping[str, Any], overhead: Mapping[str, float], cost_model_path: str,
-                       now: float) -> dict[str, Any]:
+                       now: float, spot: frozenset[str] = frozenset()) -> dict[str, Any]:
     """The cluster-wide ledger with every run under ``runs``, the pools, the settings and the
     plugin's own overhead (``overhead``: hook seconds and task counts, see the plugin)."""
-    data = ledger.snapshot(now)
+    data = ledger.snapshot(now, spot)
     seen = max(overhead["tasks_planned"], overhead["tasks_accounted"], 1)
     data.update({
         "mode": settings.mode.value,
@@ -36,6 +36,7 @@ def placement_snapshot(ledger: Ledger, settings: Settings, pools: PoolState, mod
         "pools": {name: {"price_per_hour": p.price_per_hour, "speed": p.speed, "workers": p.workers,
                          "resources": dict(p.resources)} for name, p in pools.live().items()},
         "declared_pools": sorted(settings.declared),
+        "spot_pools": sorted(spot),
         "waiting_by_pool": dict(waiting_by_pool),
         "elastic_pools": {name: {"min": p.min_workers, "max": p.max_workers} for name, p in pools.elastic.items()},
         "demand": dict(demand),

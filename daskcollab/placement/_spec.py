@@ -5,6 +5,7 @@ Pure (no Dask). :mod:`daskcollab.placement._planning` re-exports every public na
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -23,6 +24,12 @@ class Pool:
     ``min_workers`` and ``max_workers`` (``min`` / ``max`` in a pools file). Both default to
     ``workers``: a pool that declares no bounds stays the size it is.
 
+    What the cloud bills (see :mod:`daskcollab.placement._billing`): a worker costs
+    ``price_per_hour`` from the moment it is asked for; it joins ``startup`` seconds later (0: the
+    worker is there); billing is per ``billing_granularity`` seconds (1) with a
+    ``billing_minimum`` period (0). A ``spot`` pool is cheap and may lose workers, about
+    ``preemption_rate`` times per worker-hour.
+
     >>> Pool("gpu", 2.5, workers=0, max_workers=2).min_workers
     0
     """
@@ -34,8 +41,19 @@ class Pool:
     resources: Mapping[str, float] = field(default_factory=dict)
     min_workers: int | None = None
     max_workers: int | None = None
+    startup: float = 0.0
+    billing_granularity: float = 1.0
+    billing_minimum: float = 0.0
+    spot: bool = False
+    preemption_rate: float = 0.0
 
     def __post_init__(self) -> None:
+        for key, value in (("startup", self.startup), ("billing.granularity", self.billing_granularity),
+                           ("billing.minimum", self.billing_minimum), ("preemption.rate", self.preemption_rate)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0 or math.isinf(value):
+                raise WorkflowError(stage_message(
+                    "placement", f"pools.{self.name}.{key}", f"expected a number of seconds (or a rate) >= 0, got "
+                    f"{value!r}", "write e.g. {startup: 90s, billing: {granularity: 1s, minimum: 60s}}"))
         if self.min_workers is None:
             object.__setattr__(self, "min_workers", self.workers)
         if self.max_workers is None:
@@ -73,12 +91,29 @@ class Mode(Enum):
     BALANCED = "balanced"
 
 
+class SpotPolicy(str, Enum):
+    """How a run with a deadline uses spot pools (see :mod:`daskcollab.placement._spot`)."""
+
+    PLAN = "plan"  # per stage, along the DAG's slack
+    UNIFORM = "uniform"  # Uniform Progress on the whole run
+    GREEDY = "greedy"  # spot until the deadline forces on-demand, for the whole run
+    ON_DEMAND = "on-demand"  # never spot
+
+
+class CostBasis(Enum):
+    """Which money a run's plan is chosen by and its budget compared with."""
+
+    HELD = "held"  # what a cloud bills: worker-seconds held (from the request) x price
+    BUSY = "busy"  # compute seconds x price
+
+
 @dataclass(frozen=True)
 class Objective:
     """What to optimise: ``mode``; optional ``budget`` ($), ``deadline`` (s) and, for
     ``balanced``, ``tradeoff``: the makespan it may add to the fastest plan's, as a fraction.
 
-    ``weight`` (in ``[0, 1]``) is only read by :func:`~daskcollab.placement.choose` when it picks
+    ``basis`` is the money a run's plan (:func:`~daskcollab.placement.plan_run`) minimises: the held
+bill (default) or busy money. ``weight`` (in ``[0, 1]``) is only read by :func:`~daskcollab.placement.choose` when it picks
     from a cost/makespan front without a deadline or budget: the point minimising
     ``(1 - weight) * makespan / fastest makespan + weight * cost / cheapest cost`` (0: fastest,
     1: cheapest)."""
@@ -88,6 +123,7 @@ class Objective:
     deadline: float | None = None
     tradeoff: float | None = None
     weight: float | None = None
+    basis: CostBasis = CostBasis.HELD  # run plans (plan_run) only; task-level plans price busy seconds
 
 
 @dataclass(frozen=True)
@@ -179,6 +215,7 @@ def unplaceable(tasks: Iterable[TaskSpec], pools: Iterable[Pool]) -> dict[Hashab
 
 
 __all__ = [
-    "DEFAULT_TRADEOFF", "Assignment", "LowerBounds", "Mode", "Objective", "Plan", "Pool", "TaskSpec",
+    "DEFAULT_TRADEOFF", "Assignment", "CostBasis", "LowerBounds", "Mode", "Objective", "Plan", "Pool", "SpotPolicy",
+    "TaskSpec",
     "eligible_pools", "unplaceable",
 ]

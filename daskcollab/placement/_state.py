@@ -20,11 +20,12 @@ from daskcollab.placement._cluster import PoolState
 from daskcollab.placement._decide import ClusterView, Decisions, TaskView, decide
 from daskcollab.placement._demand import TaskNeed, cluster_demand
 from daskcollab.placement._learning import Learner
-from daskcollab.placement._ledger import Ledger
+from daskcollab.placement._ledger import Decision, Ledger
 from daskcollab.placement._runplan import RunSpec
 from daskcollab.placement._runs import Planner, Runs
 from daskcollab.placement._settings import BudgetAction, Settings
 from daskcollab.placement._snapshot import placement_snapshot
+from daskcollab.placement._spot import Progress, SpotMove, SpotPolicy, spot_moves
 from daskcollab.placement._watchdog import Waiting, WatchdogVerdicts, unrunnable_verdicts
 
 
@@ -51,7 +52,7 @@ class PlacementState:
     >>> state.worker_joined("tcp://a:1", {"daskcollab": {"pool": "spot", "price_per_hour": 0.1}}, {}, "w", now=0.0)
     'spot'
     >>> sorted(state.cluster_view().live), state.worker_left("tcp://a:1", now=9.0)
-    (['spot'], 'spot')
+    (['spot'], ('spot', "pool 'spot' lost its last worker"))
     """
 
     settings: Settings
@@ -65,6 +66,8 @@ class PlacementState:
     holding: set[Hashable] = field(default_factory=set)  # held for one loop turn, to be released in plan order
     overhead: dict[str, float] = field(default_factory=lambda: {
         "hook_seconds": 0.0, "update_graph_seconds": 0.0, "tasks_planned": 0, "tasks_accounted": 0})
+    #: (run, stage) -> [tasks submitted, tasks finished, first compute start]: spot stages' progress
+    progress: dict[tuple[str, str], list] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.runs = Runs(self.ledger)
@@ -74,8 +77,9 @@ class PlacementState:
         return self.pools.view(self.settings, model.task_overhead if overhead is None else overhead, model.slippage)
 
     def planner(self, view: ClusterView | None = None) -> Planner:
-        pools, declared = self.pools.planning(view or self.cluster_view())
-        return Planner(pools, declared, self.learner.model, self.settings)
+        view = view or self.cluster_view()
+        pools, declared = self.pools.planning(view)
+        return Planner(pools, declared, self.learner.model, self.settings, self.pools.fleet(view))
 
     def worker_joined(self, address: str, extra: Mapping[str, Any] | None, resources: Mapping[str, float] | None,
                       name: str, now: float) -> str | None:
@@ -88,13 +92,19 @@ class PlacementState:
         self.ledger.worker_up(address, info.pool, info.price_per_hour, now=now, name=name)
         return info.pool if info.pool not in before else None
 
-    def worker_left(self, address: str, now: float) -> str | None:
-        """Stop billing a worker; returns its pool if that pool lost its last worker, else None."""
+    def worker_left(self, address: str, now: float) -> tuple[str | None, str | None]:
+        """Stop billing a worker. Returns ``(pool, why)``: the pool when it lost its last worker (its
+        pending tasks are placed again), and why the runs are re-planned (None: they are not); a
+        spot pool's lost worker re-plans them too (a preemption)."""
         info = self.pools.worker_left(address)
         self.ledger.worker_down(address, now=now)
-        if info is None or not info.pool or info.pool in self.pools.live():
-            return None
-        return info.pool
+        if info is None or not info.pool:
+            return None, None
+        if info.pool not in self.pools.live():
+            return info.pool, f"pool {info.pool!r} lost its last worker"
+        if self.pools.spot(info.pool, self.settings):
+            return None, f"spot pool {info.pool!r} lost a worker"
+        return None, None
 
     def start_run(self, spec: RunSpec, now: float) -> dict[str, Any]:
         """Register a run and plan it (see :meth:`~._runs.Runs.start`)."""
@@ -114,14 +124,21 @@ class PlacementState:
         if (ended := self.runs.finish(run_id, status, now)) is None:
             return None
         record, plan = ended
+        for key in [k for k in self.progress if k[0] == run_id]:
+            del self.progress[key]
         if status == RunStatus.DONE:
             self.learner.run_done(record, plan, {name: p.speed for name, p in self.pools.live().items()})
-        return self.ledger.run_snapshot(record, now)
+        return self.ledger.run_snapshot(record, now, self.spot_pools())
+
+    def spot_pools(self) -> frozenset[str]:
+        """Names of the spot pools (by their definitions)."""
+        names = {*self.settings.declared, *self.pools.elastic, *self.pools.live()}
+        return frozenset(n for n in names if self.pools.spot(n, self.settings))
 
     def run_snapshot(self, run_id: str, now: float) -> dict[str, Any]:
         """One run's ledger as plain data (``{}``: unknown run)."""
         record = self.ledger.runs.get(run_id)
-        return {} if record is None else self.ledger.run_snapshot(record, now)
+        return {} if record is None else self.ledger.run_snapshot(record, now, self.spot_pools())
 
     def watch(self, waiting: Iterable[Waiting]) -> WatchdogVerdicts:
         """The watchdog's verdict on annotated tasks waiting for a worker (:mod:`._watchdog`)."""
@@ -157,6 +174,41 @@ class PlacementState:
         return Placement(errors, out, warnings=[out.budget_miss] if out.budget_miss is not None else [],
                          drop_pool_labels=replace and not view.restrict)
 
+    def tasks_submitted(self, annotations: Mapping[Hashable, Mapping[str, Any]]) -> None:
+        """Count the new annotated tasks of active runs per stage (their progress, for spot stages)."""
+        active = self.runs.specs
+        for ann in annotations.values():
+            run = ann.get("run") if isinstance(ann, Mapping) else None
+            if run in active:
+                entry = self.progress.setdefault((run, ann.get("stage")), [0, 0, None])
+                entry[0] += 1
+
+    def spot_check(self, now: float) -> list[tuple[str, list[SpotMove], str | None]]:
+        """Move the stages of runs with a deadline whose spot progress fell behind to on-demand pools
+        (:mod:`._spot`): per run that moved, its moves and a warning when it could not be re-planned."""
+        planner = self.planner()
+        if not any(p.spot for p in planner.pools):
+            return []
+        out = []
+        for run_id, plan in list(self.runs.plans.items()):
+            spec, record = self.runs.specs.get(run_id), self.ledger.runs.get(run_id)
+            if spec is None or record is None or record.finished is not None or plan.objective.deadline is None:
+                continue
+            progress = {stage: Progress(int(t), int(d), b) for (run, stage), (t, d, b) in self.progress.items()
+                        if run == run_id}
+            policy = SpotPolicy(spec.spot_policy or self.settings.spot_policy)
+            moves = spot_moves(plan, spec, {n: s.state for n, s in record.stages.items()}, progress, planner.pools,
+                               record.started, now, policy, fleet=planner.fleet)
+            if not moves:
+                continue
+            why = "off spot: " + ", ".join(f"{m.stage} ({m.reason})" for m in moves)
+            warning = self.runs.move_off_spot(run_id, frozenset(m.stage for m in moves), why, planner, now)
+            for m in moves:
+                self.ledger.record_decision(Decision(now, spec.workflow, m.stage, None, 0, "off-spot",
+                                                     message=m.reason, run=run_id))
+            out.append((run_id, moves, warning))
+        return out
+
     def task_finished(self, key: Hashable, ok: bool, worker: str | None, span: tuple[float, float | None, float | None],
                       annotation: Mapping[str, Any], *, prefix: str | None, dependencies: Callable[[], Iterable[Hashable]],
                       now: float) -> None:
@@ -170,6 +222,10 @@ class PlacementState:
                                 price_per_hour=info.price_per_hour if info is not None else 0.0, start=began,
                                 stop=stopped)
         self.overhead["tasks_accounted"] += 1
+        entry = self.progress.get((annotation.get("run"), stage)) if self.progress else None
+        if entry is not None and ok:
+            entry[1] += 1
+            entry[2] = began if entry[2] is None or (began is not None and began < entry[2]) else entry[2]
         self.learner.task_done(key, ok, annotated=bool(annotation) and prefix is not None, stage=stage, pool=pool,
                                prefix=prefix, workflow=annotation.get("workflow"),
                                speed=info.speed if info is not None else 1.0, duration=duration, worker=worker,
@@ -186,4 +242,4 @@ class PlacementState:
                  now: float) -> dict[str, Any]:
         return placement_snapshot(self.ledger, self.settings, self.pools, self.learner.model, placed=self.placed,
                                   waiting_by_pool=waiting_by_pool, demand=demand, overhead=self.overhead,
-                                  cost_model_path=cost_model_path, now=now)
+                                  cost_model_path=cost_model_path, now=now, spot=self.spot_pools())

@@ -48,7 +48,7 @@ def unrunnable_verdicts(waiting: Iterable[Waiting], cluster: ClusterView, elasti
     >>> view = ClusterView({"spot": Pool("spot", 0.1, 1.0, 1)}, {"gpu": Pool("gpu", 2.5, 1.0, 1, {"GPU": 1})})
     >>> v = unrunnable_verdicts([Waiting("t", "fit", {"GPU": 1}, "gpu", None, 61.0)], view, (), 60.0)
     >>> v.fail["t"].split(":")[0]
-    "stage 'fit', field 'resources'"
+    "stage 'fit', field 'pool'"
     """
     out = WatchdogVerdicts()
     live, declared = cluster.feasibility_pools()

@@ -58,9 +58,13 @@ def render_report(result: Any) -> str:
         budget = "" if m["budget"] is None else f" of a <span class='budget'>{fmt_money(m['budget'])}</span> budget " \
                                                 f"(remaining <span class='remaining'>{fmt_money(m['remaining'])}</span>)"
         parts.append(f"<p>{_badge(m['state'], m['state'] == 'over budget')} spent <span class='busy'>"
-                     f"{fmt_money(m['busy'])}</span> busy, <span class='held'>{fmt_money(m['held'])}</span> held{budget}. "
+                     f"{fmt_money(m['busy'])}</span> busy, <span class='held'>{fmt_money(m['held'])}</span> held{budget}"
+                     + ("" if not m.get("held_spot") else f" (spot <span class='spot'>{fmt_money(m['held_spot'])}</span>, "
+                        f"on-demand <span class='on-demand'>{fmt_money(m['held_on_demand'])}</span>)") + ". "
                      f"{_badge(t['state'], t['state'] == 'over deadline')} "
-                     + ("" if t["deadline"] is None else f"deadline {t['deadline']:g} s") + "</p>")
+                     + ("" if t["deadline"] is None else f"deadline {t['deadline']:g} s")
+                     + ("" if t.get("margin") is None else f", margin <span class='margin'>{t['margin']:.1f} s</span>")
+                     + "</p>")
         bars = {"busy": m["busy"] or 0.0, "held": m["held"] or 0.0}
         parts.append(bar_svg(bars, limit=m["budget"], over=m["state"] == "over budget"))
         parts.append("<h3>Cost per pool</h3>" + _table(

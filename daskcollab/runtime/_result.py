@@ -191,6 +191,13 @@ class RunResult:
             lines += [f"  {pool:<20} ${self.cost['busy_by_pool'].get(pool, 0.0):.4f} busy  ${held.get(pool, 0.0):.4f} held"
                       + (f"  ${startup[pool]:.4f} start-up" if pool in startup else "")
                       for pool in sorted({*self.cost["busy_by_pool"], *held})]
+            if self.cost.get("held_spot"):
+                lines.append(f"  held on spot pools ${self.cost['held_spot']:.4f}, on on-demand pools "
+                             f"${self.cost.get('held_on_demand', 0.0):.4f}")
+            if self.cost.get("deadline_margin") is not None:
+                margin = self.cost["deadline_margin"]
+                lines.append(f"  deadline: met with {margin:.1f} s to spare" if margin >= 0
+                             else f"  deadline: missed by {-margin:.1f} s")
         for warning in self.warnings:
             lines.append(f"warning: {warning}")
         for sink, path in self.outputs.items():

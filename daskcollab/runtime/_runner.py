@@ -187,6 +187,8 @@ def _result(compiled: CompiledWorkflow, outcome: Mapping[str, Any], runs: Mappin
                 "held_seconds_by_pool": ledger.get("held_seconds_by_pool", {}),
                 "busy_by_stage": {s: v["cost_busy"] for s, v in ledger["stages"].items()},
                 "held_by_stage": {s: v["cost_held"] for s, v in ledger["stages"].items()},
+                "held_spot": ledger.get("cost_held_spot", 0.0), "held_on_demand": ledger.get("cost_held_on_demand", 0.0),
+                "deadline_margin": ledger.get("deadline_margin"),
                 "over_budget": ledger["over_budget"]}
         warnings = [*warnings, *(a for a in ledger.get("alerts", []) if a not in warnings)]
     recoveries = {name: tuple(loss.describe() for loss in r.losses) for name, r in runs.items() if r.losses}

@@ -167,6 +167,7 @@ def run_view(run: Mapping[str, Any] | None, ledger: Mapping[str, Any] | None, *,
     pools = sorted({*busy_pool, *held_pool, *startup_pool})
     money = {
         "busy": busy, "held": held, "budget": budget, "basis": "held",
+        "held_spot": ledger.get("cost_held_spot"), "held_on_demand": ledger.get("cost_held_on_demand"),
         "remaining": None if budget is None or held is None else budget - held,
         "used": None if not budget or held is None else held / budget,
         "state": budget_state.value,
@@ -185,7 +186,8 @@ def run_view(run: Mapping[str, Any] | None, ledger: Mapping[str, Any] | None, *,
     else:
         deadline_state = DeadlineState.WITHIN
     clock = {"elapsed": elapsed, "deadline": deadline, "state": deadline_state.value,
-             "remaining": None if deadline is None or elapsed is None else deadline - elapsed}
+             "remaining": None if deadline is None or elapsed is None else deadline - elapsed,
+             "margin": ledger.get("deadline_margin")}
 
     gantt = []
     for name in names:

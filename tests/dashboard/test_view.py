@@ -23,6 +23,7 @@ def ledger(**over):
         "cost_startup_by_pool": {"fast": 0.001},
         "busy_seconds_by_pool": {"spot": 18.0, "fast": 13.5}, "held_seconds_by_pool": {"spot": 72.0, "fast": 36.0},
         "over_budget": False, "over_deadline": False, "replans": 1, "alerts": [],
+        "deadline_margin": 13.0, "cost_held_spot": 0.002, "cost_held_on_demand": 0.004,  # spot pools: {"spot"}
         "plan": {"mode": "balanced", "makespan": 20.0, "cost": 0.0018, "held_cost": 0.005,
                  "stages": {"src": {"pool": "spot", "start": 0.0, "finish": 2.0, "work": 2.0, "cost": 0.0001},
                             "xgb": {"pool": "fast", "start": 2.0, "finish": 14.0, "work": 24.0, "cost": 0.0013},
@@ -68,7 +69,9 @@ def test_money_time_plan_and_gantt():
     assert m["by_pool"]["fast"] == {"busy": 0.0015, "held": 0.004, "busy_seconds": 13.5, "held_seconds": 36.0,
                                     "startup": 0.001}  # start-up is part of held (billed from the request)
     assert m["by_pool"]["spot"]["startup"] == 0.0
-    assert v["time"] == {"elapsed": 17.0, "deadline": 30.0, "state": DeadlineState.WITHIN.value, "remaining": 13.0}
+    assert v["time"] == {"elapsed": 17.0, "deadline": 30.0, "state": DeadlineState.WITHIN.value, "remaining": 13.0,
+                         "margin": 13.0}
+    assert (m["held_spot"], m["held_on_demand"]) == (0.002, 0.004)  # what the ledger split by its spot pools
     assert v["plan"]["makespan"] == {"planned": 20.0, "actual": 17.0}
     assert v["plan"]["cost_held"] == {"planned": 0.005, "actual": 0.006}
     assert [(g["stage"], g["pool"], g["worker"]) for g in v["gantt"]] == [("src", "spot", "w1"), ("src", "spot", "w2"),

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from daskcollab.placement import ALL_POOLS, Mode, Objective, Pool, RunSpec, StageSpec, plan_run
+from daskcollab.placement import ALL_POOLS, Fleet, Mode, Objective, Pool, RunSpec, StageSpec, plan_run
 from daskcollab.placement._demand import Need, PoolDemand, pool_demand, run_needs, spread
 
-POOLS = [Pool("spot", 0.10, 1.0, workers=4), Pool("gpu", 2.50, 4.0, workers=1, resources={"GPU": 1})]
+POOLS = [Pool("spot", 0.10, 1.0, workers=4), Pool("gpu", 2.50, 4.0, workers=1, resources={"GPU": 1}, min_workers=0)]
 # prep (spot) -> train (GPU only) -> report (spot)
 SPEC = RunSpec("r", "wf", (
     StageSpec("prep", cost=40.0),
@@ -18,7 +18,8 @@ SPEC = RunSpec("r", "wf", (
 
 @pytest.fixture(scope="module")
 def plan():
-    p = plan_run(SPEC, POOLS, objective=Objective(Mode.CHEAPEST))
+    # both pools follow the plan (a controller scales them): the GPU pool is held for train only
+    p = plan_run(SPEC, POOLS, objective=Objective(Mode.CHEAPEST), fleet=Fleet(frozenset({"spot", "gpu"})))
     assert {n: s.pool for n, s in p.stages.items()} == {"prep": "spot", "train": "gpu", "report": "spot"}
     return p
 

@@ -6,7 +6,6 @@ import pytest
 
 from daskcollab._errors import DaskCollabError
 from daskcollab.placement import (
-    EXAMPLE_POOLS,
     Mode,
     Pool,
     TaskSpec,

@@ -6,9 +6,8 @@ from __future__ import annotations
 import pytest
 from _shapes import BENCH_POOLS, bwa_like, check_valid, epigenomics_like
 
-from daskcollab.placement import Mode, Objective, cost_lower_bound, lower_bounds, plan
-from daskcollab.placement import _search
-from daskcollab.placement._heft import _FIXED, _Graph, _cheapest_pools, _schedule
+from daskcollab.placement import Mode, Objective, _search, cost_lower_bound, lower_bounds, plan
+from daskcollab.placement._heft import _FIXED, _cheapest_pools, _Graph, _schedule
 
 
 def cheapest_within(tasks, deadline):
