@@ -189,7 +189,6 @@ def _window_limits(values: Sequence[float], k: int) -> list[float]:
     return sorted({vs[round(m * (len(vs) - 1) / (k - 1))] for m in range(k)})
 
 
-__all__ = ["cost_lower_bound", "held_lower_bound"]
 
 
 def held_lower_bound(spec: Any, pools: Sequence[Pool], makespan: float, *,
@@ -198,17 +197,19 @@ def held_lower_bound(spec: Any, pools: Sequence[Pool], makespan: float, *,
     """The least bill ($, held worker-time as :mod:`._billing` prices it) any plan of the run
     ``spec`` (a :class:`~daskcollab.placement.RunSpec`) on ``pools`` can reach within ``makespan`` s.
 
-    A relaxation, solved as a linear programme: a stage's work may be split across the pools that
-    can run it, each share running within the stage's window there (after its earliest start,
-    before its latest end, at the pool's speed on the workers it can use; an elastic pool without a
-    live worker is reachable only after its start-up). What it counts, each at its least:
+    For every set of static pools a plan may use (a static pool holds every worker for the whole
+    run once used), a relaxation solved as a linear programme: a stage's work may be split across
+    the pools that can run it, each share running within the stage's window there (after its
+    earliest start, before its latest end, at the pool's speed on the workers it can use; an elastic
+    pool without a live worker is reachable only after its start-up). What it counts, each at its
+    least, with ``M`` the shortest makespan any plan on those pools can have (the critical path at
+    their fastest speeds, and their work over their capacity):
 
-    * an elastic pool's ``min_workers`` (held for the whole run) cost their price for the shortest
-      makespan any plan can have (the critical path at the fastest speeds), and do up to
+    * a static pool of the set bills every worker for ``M``;
+    * an elastic pool's ``min_workers`` (held for the whole run) bill ``M`` and do up to
       ``min_workers * makespan`` of its work for nothing more;
     * an elastic pool's other workers bill their busy seconds, plus, once used, one start-up (none
-      when a worker is up already) and at least the pool's minimum billing period;
-    * a static pool, once used, bills every worker for the shortest makespan.
+      when a worker is up already) and at least the pool's minimum billing period.
 
     Returns ``math.inf`` when no plan can finish within ``makespan``. ``fleet`` as in
     :func:`~daskcollab.placement.plan_run` (default: every pool static).
@@ -218,25 +219,53 @@ def held_lower_bound(spec: Any, pools: Sequence[Pool], makespan: float, *,
     >>> spec = RunSpec("r", "wf", (StageSpec("a", cost=20.0),))
     >>> round(held_lower_bound(spec, [spot], 30.0, fleet=Fleet(frozenset({"spot"}), {"spot": 0})), 6)  # 20 s busy + 10 s start-up
     0.03
+    >>> round(held_lower_bound(spec, [Pool("spot", 3.6, 1.0, workers=2)], 30.0), 6)  # static: 2 workers for 10 s
+    0.02
     """
+    from itertools import combinations
+
+    from daskcollab.placement._runplan import Fleet
+
+    fleet = fleet or Fleet()
+    static = [p for p in pools if p.name not in fleet.elastic]
+    elastic = [p for p in pools if p.name in fleet.elastic]
+    best = math.inf
+    for k in range(len(static) + 1):
+        for chosen in combinations(static, k):
+            if chosen or elastic:
+                best = min(best, _held_relaxation(spec, [*chosen, *elastic], makespan, estimates or {}, fleet,
+                                                  default_work))
+    return best
+
+
+def _held_relaxation(spec: Any, pools: Sequence[Pool], makespan: float, estimates: Mapping[str, Any], fleet: Any,
+                     default_work: float) -> float:
+    """:func:`held_lower_bound` when the plan uses every static pool of ``pools`` and no other."""
     import numpy as np
     from scipy.optimize import linprog
 
-    from daskcollab.placement._runplan import Fleet, _options, _Run
+    from daskcollab._errors import WorkflowError
+    from daskcollab.placement._runplan import _options, _Run
 
-    fleet = fleet or Fleet()
-    run = _Run(spec, pools, estimates or {}, default_work, fleet)
+    try:
+        run = _Run(spec, pools, estimates, default_work, fleet)
+    except WorkflowError:  # a stage none of these pools can run
+        return math.inf
     n, npools = len(run.stages), len(run.pools)
     if n == 0:
         return 0.0
-    fastest = max(run.rank, default=0.0)  # no plan is shorter than the critical path at the fastest speeds
-    if fastest > makespan * (1 + 1e-9) + 1e-12:
+    if any(not opts for opts in run.options):
+        return math.inf
+    capacity = sum(p.speed * max(p.workers, 1) for p in run.pools)
+    work = sum(run.est[i][opts[0].name].work for i, opts in enumerate(run.options))
+    shortest = max(max(run.rank, default=0.0), work / capacity)  # no plan on these pools is shorter
+    if shortest > makespan * (1 + 1e-9) + 1e-12:
         return math.inf
     head = [0.0] * n  # earliest start: the longest path before the stage at the fastest speeds
     for i, s in enumerate(run.stages):
         head[i] = max((head[run.index[u]] + run.fast[run.index[u]] for u in s.inputs), default=0.0)
     # variables: x[i, p] (share of stage i on pool p), then per pool: a (work on floor workers, s),
-    # extra (busy s beyond floors), y (opened, 0..1)
+    # extra (busy s beyond floors), y (an elastic pool opened, 0..1)
     xs: list[tuple[int, int, float]] = []  # (stage, pool, busy seconds of the whole stage there)
     windows: list[tuple[int, float, float]] = []  # (x column, seconds the whole stage takes there, its window)
     for i in range(n):
@@ -250,7 +279,7 @@ def held_lower_bound(spec: Any, pools: Sequence[Pool], makespan: float, *,
             ready = head[i] if run.live[m] > 0 or not run.elastic[m] else max(head[i], pool.startup)
             window = makespan - run.tail[i] - ready - e.latency
             if window > 1e-12:  # its share there runs within the stage's window, beside the other shares
-                windows.append((len(xs), e.work / (pool.speed * k), window))
+                windows.append((len(xs), e.busy_time([pool.speed] * k), window))
                 xs.append((i, m, e.work / pool.speed))
     if {i for i, _, _ in xs} != set(range(n)):
         return math.inf
@@ -260,12 +289,20 @@ def held_lower_bound(spec: Any, pools: Sequence[Pool], makespan: float, *,
     cost = np.zeros(nvar)
     a_ub: list[list[float]] = []
     b_ub: list[float] = []
-    floors = 0.0
+    fixed = 0.0
     for m, pool in enumerate(run.pools):
         rate = pool.price_per_hour / 3600.0
-        elastic = run.elastic[m]
-        floor = min(pool.min_workers, max(pool.workers, 1)) if elastic else 0
-        floors += floor * rate * fastest
+        if not run.elastic[m]:  # a static pool of the set: every worker for the whole run
+            fixed += rate * max(pool.workers, 1) * shortest
+            row = [0.0] * nvar  # its busy seconds fit its workers over the makespan
+            for v, (_, pm, busy) in enumerate(xs):
+                if pm == m:
+                    row[v] = busy
+            a_ub.append(row)
+            b_ub.append(max(pool.workers, 1) * makespan)
+            continue
+        floor = min(pool.min_workers, max(pool.workers, 1))
+        fixed += floor * rate * shortest
         row = [0.0] * nvar  # busy seconds on the pool = floor share + extra
         for v, (_, pm, busy) in enumerate(xs):
             if pm == m:
@@ -277,19 +314,15 @@ def held_lower_bound(spec: Any, pools: Sequence[Pool], makespan: float, *,
         cap[col_a + m] = 1.0
         a_ub.append(cap)
         b_ub.append(floor * makespan)
-        others = max(pool.workers, 1) - floor
         opened = [0.0] * nvar  # extra busy seconds fit the other workers, once the pool is opened
-        opened[col_e + m], opened[col_y + m] = 1.0, -others * makespan
+        opened[col_e + m], opened[col_y + m] = 1.0, -(max(pool.workers, 1) - floor) * makespan
         a_ub.append(opened)
         b_ub.append(0.0)
-        if elastic:
-            # held >= busy + one start-up, and >= the minimum period (a lower bound of both); a worker
-            # up already has paid both
-            cost[col_e + m] = rate
-            cost[col_y + m] = 0.0 if run.live[m] > floor else rate * max(pool.startup, pool.billing_minimum)
-        else:  # a static pool, once used, holds every worker for the whole (shortest) run
-            cost[col_y + m] = rate * max(pool.workers, 1) * fastest
-        if not elastic or floor == 0:
+        # held >= busy + one start-up, and >= the minimum period (a lower bound of both); a worker
+        # up already has paid both
+        cost[col_e + m] = rate
+        cost[col_y + m] = 0.0 if run.live[m] > floor else rate * max(pool.startup, pool.billing_minimum)
+        if floor == 0:
             for v, (_, pm, busy) in enumerate(xs):  # any share on it opens it
                 if pm == m:
                     row = [0.0] * nvar
@@ -311,4 +344,7 @@ def held_lower_bound(spec: Any, pools: Sequence[Pool], makespan: float, *,
         return math.inf
     if res.status != 0:  # pragma: no cover - HiGHS gives up only on numerical trouble
         raise RuntimeError(f"held lower bound: the LP solver stopped with status {res.status}: {res.message}")
-    return floors + max(float(res.fun), 0.0)
+    return fixed + max(float(res.fun), 0.0)
+
+
+__all__ = ["cost_lower_bound", "held_lower_bound"]

@@ -55,12 +55,25 @@ class StageEstimate:
     latency: float = 0.0
     source: EstimateSource = EstimateSource.DEFAULT
     price_per_work: float | None = None
+    tasks: int | None = None  # its tasks (of about equal work), when known: no more workers than tasks
 
     def workers_used(self, workers: int) -> int:
-        return max(1, min(int(math.ceil(self.width)) if math.isfinite(self.width) else workers, workers))
+        width = min(self.width, self.tasks) if self.tasks else self.width
+        return max(1, min(int(math.ceil(width)) if math.isfinite(width) else workers, workers))
+
+    def busy_time(self, speeds: list[float]) -> float:
+        """Seconds the stage's compute keeps workers of these ``speeds`` busy: its work shared by their
+        speeds, or, with its task count known, its tasks dealt to whichever worker finishes each first."""
+        if not self.tasks or self.tasks <= 0:
+            return self.work / sum(speeds)
+        task, free = self.work / self.tasks, [0.0] * len(speeds)
+        for _ in range(self.tasks):
+            w = min(range(len(speeds)), key=lambda i: free[i] + task / speeds[i])
+            free[w] += task / speeds[w]
+        return max(free)
 
     def duration(self, speed: float, workers: int) -> float:
-        return self.latency + self.work / (speed * self.workers_used(workers))
+        return self.latency + self.busy_time([speed] * self.workers_used(workers))
 
 
 def _faded(entry: list[float], values: tuple[float, ...], memory: int) -> list[float]:

@@ -49,6 +49,9 @@ class StageSpec:
     pool: str | None = None
     cost: float | None = None
     priority: int = 0
+    #: How many tasks (of about equal work) the stage has, when known: it never uses more workers,
+    #: and its tasks are dealt to workers whole (a hint, like ``cost``).
+    tasks: int | None = None
 
 
 @dataclass(frozen=True)
@@ -160,12 +163,12 @@ def estimate_for(spec: StageSpec, learned: Mapping[str, StageEstimate], pool: st
     else learned elsewhere (speed-normalised work, priced by ``pool``), else its ``cost`` hint, else
     ``default_work``."""
     if pool in learned:
-        return learned[pool]
+        return replace(learned[pool], tasks=spec.tasks)
     if learned:  # the most conservative observation, priced by this option's own pools
-        return replace(max(learned.values(), key=lambda e: e.work), price_per_work=None)
+        return replace(max(learned.values(), key=lambda e: e.work), price_per_work=None, tasks=spec.tasks)
     if spec.cost is not None:
-        return StageEstimate(float(spec.cost), math.inf, 0.0, EstimateSource.HINT)
-    return StageEstimate(float(default_work), math.inf, 0.0, EstimateSource.DEFAULT)
+        return StageEstimate(float(spec.cost), math.inf, 0.0, EstimateSource.HINT, tasks=spec.tasks)
+    return StageEstimate(float(default_work), math.inf, 0.0, EstimateSource.DEFAULT, tasks=spec.tasks)
 
 
 @dataclass
@@ -236,7 +239,7 @@ class _Run:
     def _duration(self, i: int, option: _Option) -> float:
         e = self.est[i][option.name]
         used = e.workers_used(len(option.speeds))
-        return e.latency + e.work / sum(option.speeds[:used])
+        return e.latency + e.busy_time(option.speeds[:used])
 
     def spot_safe(self, i: int, option: _Option, start: float, end: float, deadline: float | None) -> bool:
         """May stage ``i`` run on ``option`` from ``start`` to ``end``? Always, unless the option uses a
@@ -312,7 +315,7 @@ def _schedule(run: _Run, choose: str, target: float = math.inf, origin: float = 
                 choices += [paid[:used], paid[:1]] if used > 1 else [paid[:1]]
             for chosen in choices:
                 start = max(ready, max(s[0] for s in chosen))
-                hold = e.work / sum(run.pools[s[2]].speed for s in chosen)  # compute: the workers are busy
+                hold = e.busy_time([run.pools[s[2]].speed for s in chosen])  # compute: the workers are busy
                 end = start + e.latency + hold  # latency (round trips, client work) leaves them free
                 if spec.name in fixed:
                     start, end = fixed[spec.name][1], max(fixed[spec.name][2], ready)

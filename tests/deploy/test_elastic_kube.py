@@ -72,3 +72,50 @@ def test_each_pool_group_grows_for_its_work_and_the_gpu_group_goes_back_to_zero(
     assert report["startup_seconds_by_pool"]["gpu"] > 0  # the GPU pod was paid for while it booted
     assert report["alive_seconds_by_pool"]["gpu"] > report["startup_seconds_by_pool"]["gpu"]
     assert report["booting_by_pool"] == {}
+
+
+def test_the_gpu_group_keeps_the_worker_the_plan_holds_between_two_uses(kube_module, cluster):
+    """The plan keeps the GPU worker through an 8 s gap (its pool bills a 60 s minimum: releasing it
+    and asking again would bill two): the controller keeps the group at one replica meanwhile, where
+    its look-ahead alone (start-up x 1.5) would have let it go."""
+    import dataclasses
+
+    import dask
+    from distributed import wait
+
+    kube = kube_module
+    cluster, client = cluster
+    pools = [POOLS[0], dataclasses.replace(POOLS[1], billing_minimum=60.0)]
+    with ElasticController(cluster, pools, client=client, startup=3.0, interval=0.3, cooldown=1.0) as elastic:
+        spec = RunSpec("k2", "hold-kube", (
+            StageSpec("fit", resources={"GPU": 1}, cost=1.0),
+            StageSpec("prep", inputs=("fit",), pool="cpu-spot", cost=8.0),
+            StageSpec("refit", inputs=("prep",), resources={"GPU": 1}, cost=1.0),
+        ))
+        plan = client.run_on_scheduler(_remote.start_run, spec.to_dict())["plan"]
+        assert len(plan["schedule"]["gpu"]) == 1, plan["schedule"]  # one lease across the gap
+
+        def collab(stage, **extra):
+            return dask.annotate(collab={"workflow": "hold-kube", "run": "k2", "stage": stage, "kind": "task", **extra})
+
+        nap = lambda s, *_: (__import__("time").sleep(s), s)[1]  # noqa: E731  (the pods cannot import this module)
+        with collab("fit"), dask.annotate(resources={"GPU": 1}):
+            fit = dask.delayed(nap, pure=False)(1.0)
+        with collab("prep", pool="cpu-spot"):
+            prep = dask.delayed(nap, pure=False)(8.0, fit)
+        with collab("refit"), dask.annotate(resources={"GPU": 1}):
+            refit = dask.delayed(nap, pure=False)(1.0, prep)
+        futures = dict(zip(("fit", "prep", "refit"), client.compute([fit, prep, refit])))
+        for stage in futures:
+            client.run_on_scheduler(_remote.stage_event, "k2", stage, "running")
+        for stage, future in futures.items():
+            wait(future, timeout=120)
+            client.run_on_scheduler(_remote.stage_event, "k2", stage, "done")
+        ledger = client.run_on_scheduler(_remote.finish_run, "k2", "done")
+        gpu = [(a.scaled.before, a.scaled.after, a.started) for a in elastic.actions if a.pool == "gpu"]
+        fit_done, refit_start = ledger["stages"]["fit"]["last_stop"], ledger["stages"]["refit"]["first_start"]
+        assert refit_start - fit_done > 6.0
+        assert not [g for g in gpu if g[1] < g[0] and fit_done < g[2] < refit_start], gpu  # kept through the gap
+        assert len([g for g in gpu if g[1] > g[0]]) == 1, gpu  # asked for once
+        del futures, fit, prep, refit
+        kube.wait_for(lambda: replicas(kube)["gpu"] == 0, timeout=60, what="the GPU group back at zero")
